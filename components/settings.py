@@ -1,0 +1,360 @@
+"""Typed, validated stack settings read from Pulumi config (namespace `autoglm-runpod`).
+
+`parse_settings` is pure: raw config strings in, an immutable `Settings` out, or a `SettingsError` that names
+the full key, the value (never a secret's) and what is allowed. `load_settings` reads the live Pulumi config.
+The defaults here are the ones in Pulumi.yaml's config schema (a test keeps the two in sync): the CLI applies
+the schema's, but a program under test or an older CLI does not, so the program applies them itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+from urllib.parse import urlparse
+
+import pulumi
+
+from components import compat
+
+PROJECT = "autoglm-runpod"
+
+DEFAULTS: dict[str, Any] = {
+    "gpuCount": 1,
+    "cloud": "SECURE",
+    "vllmVersion": "0.12.0",
+    "model": "zai-org/AutoGLM-Phone-9B",
+    "servedModelName": "autoglm-phone-9b",
+    "maxModelLen": 25480,
+    "healthTimeoutMinutes": 20,
+    "runpodApiUrl": "https://api.runpod.io",
+    "publicEndpoint": False,
+    "running": True,
+}
+
+SECRET_KEYS: tuple[str, ...] = ("runpodApiKey", "hfToken", "vllmApiKey")
+
+# Every key the stack reads; anything else under the project's namespace is a typo worth stopping for.
+KEYS: tuple[str, ...] = (
+    "gpuTypes", "gpuCount", "cloud", "vllmVersion", "model", "servedModelName", "maxModelLen",
+    "containerDiskGb", "networkVolumeId", "imageRepository", "image", "registryAuthId",
+    "healthTimeoutMinutes", "maxCostPerHour", "promoteFrom", "runpodApiUrl", "publicEndpoint", "running",
+    *SECRET_KEYS,
+)
+
+Cloud = Literal["SECURE", "COMMUNITY"]
+
+
+class SettingsError(pulumi.RunError):
+    """A bad setting. A RunError, so the Pulumi CLI prints the message without a Python traceback."""
+
+    def __init__(self, key: str, value: str | None, allowed: str) -> None:
+        self.key = f"{PROJECT}:{key}"
+        shown = "(secret)" if key in SECRET_KEYS else ("(not set)" if value is None else repr(value))
+        super().__init__(f"{self.key} = {shown} is not valid: {allowed}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    gpu_types: tuple[str, ...]  # RunPod GPU type ids, aliases resolved, in order of preference
+    gpu_count: int
+    cloud: Cloud
+    vllm_version: str
+    model: str
+    served_model_name: str
+    max_model_len: int
+    container_disk_gb: int
+    network_volume_id: str | None
+    image_repository: str | None
+    image: str | None
+    registry_auth_id: str | None
+    health_timeout_minutes: int
+    max_cost_per_hour: float | None
+    promote_from: str | None
+    runpod_api_url: str
+    public_endpoint: bool
+    running: bool
+
+    @property
+    def cuda_floor(self) -> compat.CudaFloor:
+        return compat.cuda_floor(self.vllm_version)
+
+    @property
+    def base_image(self) -> str:
+        return f"vllm/vllm-openai:v{self.vllm_version}"
+
+    @property
+    def image_source(self) -> Literal["build", "given", "promoted"]:
+        if self.promote_from:
+            return "promoted"
+        return "given" if self.image else "build"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret settings as secret Outputs (None when unset). The RunPod key is read by the pod provider itself."""
+
+    hf_token: pulumi.Output[str] | None
+    vllm_api_key: pulumi.Output[str] | None
+
+
+# ---- value rules: each returns the parsed value or raises SettingsError -------------------------------------
+
+_HF_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
+_STACK_REF_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
+# The distribution/reference grammar: an optional registry host[:port], then lowercase path components.
+_REPO_RE = re.compile(
+    r"^(?:(?P<host>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"(?::[0-9]+)?)/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def validate_image_repository(value: str) -> str | None:
+    """None when `value` is a pushable repository (`ghcr.io/me/autoglm-vllm`), else what is wrong."""
+    if "@" in value or (":" in value.rsplit("/", 1)[-1]):
+        return "give the repository without a tag or digest (the stack tags and pins it)"
+    if not _REPO_RE.match(value) or len(value) > 255:
+        return "expected a repository like ghcr.io/OWNER/autoglm-vllm or docker.io/OWNER/autoglm-vllm (lowercase)"
+    if "/" not in value:
+        return "include the registry or namespace, e.g. docker.io/OWNER/" + value
+    return None
+
+
+def validate_image_reference(value: str) -> str | None:
+    """None when `value` is an image reference (`repo:tag`, `repo@sha256:…` or both), else what is wrong."""
+    rest, _, digest = value.partition("@")
+    if digest and not _DIGEST_RE.match(digest):
+        return "a digest must be sha256: followed by 64 lowercase hex digits"
+    repo, tag = rest, ""
+    last = rest.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo, tag = rest.rsplit(":", 1)
+        if not _TAG_RE.match(tag):
+            return f"{tag!r} is not a valid tag"
+    if not _REPO_RE.match(repo):
+        return "expected an image reference like vllm/vllm-openai:v0.12.0 or REPO@sha256:<digest>"
+    return None
+
+
+def _text(key: str, raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    value = raw.strip()
+    if not value:
+        raise SettingsError(key, raw, "it is empty; remove it (`pulumi config rm " + key + "`) or give a value.")
+    return value
+
+
+def _int(key: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(key, raw, f"expected a whole number from {low} to {high}.") from None
+    if not low <= value <= high:
+        raise SettingsError(key, raw, f"expected a whole number from {low} to {high}.")
+    return value
+
+
+def _bool(key: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered not in ("true", "false"):
+        raise SettingsError(key, raw, "expected true or false.")
+    return lowered == "true"
+
+
+def _gpu_types(raw: str | None) -> tuple[str, ...]:
+    how = "set it with `pulumi config set --path 'gpuTypes[0]' 'NVIDIA L40S'` (ids or aliases, in order of preference)."
+    if raw is None:
+        raise SettingsError("gpuTypes", None, "it is required: " + how)
+    names: Any
+    try:
+        names = json.loads(raw)
+    except json.JSONDecodeError:
+        names = [n for n in raw.split(",")]
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise SettingsError("gpuTypes", raw, "expected a non-empty list of GPU type names; " + how)
+    resolved: list[str] = []
+    for name in names:
+        try:
+            gpu = compat.resolve_gpu_type(name)
+        except compat.UnknownGpuType as e:
+            hint = f" Did you mean {', '.join(repr(s) for s in e.suggestions)}?" if e.suggestions else ""
+            raise SettingsError("gpuTypes", raw, f"{name!r} is not a RunPod GPU type.{hint} "
+                                "`python -m components.compat --list` lists them.") from None
+        if gpu.id not in resolved:
+            resolved.append(gpu.id)
+    return tuple(resolved)
+
+
+def _checked(key: str, raw: str | None, rule: Callable[[str], str | None]) -> str | None:
+    value = _text(key, raw)
+    if value is not None:
+        problem = rule(value)
+        if problem:
+            raise SettingsError(key, raw, problem + ".")
+    return value
+
+
+def _pattern(pattern: re.Pattern[str], allowed: str) -> Callable[[str], str | None]:
+    return lambda value: None if pattern.match(value) else allowed
+
+
+def _url(value: str) -> str | None:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
+        return "expected an http(s) base URL such as https://api.runpod.io"
+    return None
+
+
+def _cost(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1000:
+        raise SettingsError("maxCostPerHour", raw, "expected US dollars per hour, a number above 0 (e.g. 1.50).")
+    return value
+
+
+def _secret(key: str, raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if not raw.strip() or raw != raw.strip():
+        raise SettingsError(key, raw, "it is empty or has surrounding spaces; set it again with "
+                            f"`pulumi config set --secret {key}`.")
+    if key == "vllmApiKey" and len(raw) < 16:
+        raise SettingsError(key, raw, "use at least 16 characters, or unset it to have the stack generate one.")
+    return raw
+
+
+# ---- the whole settings object ------------------------------------------------------------------------------
+
+def check_keys(raw: Mapping[str, str | None]) -> None:
+    """Refuse keys the stack does not read: a typo (`gpuType`) would otherwise be silently ignored."""
+    for key in raw:
+        if key not in KEYS:
+            close = difflib.get_close_matches(key, KEYS, n=1)
+            hint = f" Did you mean {PROJECT}:{close[0]}?" if close else ""
+            raise SettingsError(key, raw[key] if key not in SECRET_KEYS else None,
+                                f"this stack has no such setting.{hint} See README.md, Configuration.")
+
+
+def parse_settings(raw: Mapping[str, str | None], stack: str) -> Settings:
+    """Raw config strings (keys without the project prefix, absent = unset) → validated `Settings`."""
+    check_keys({k: v for k, v in raw.items() if v is not None})
+    get = raw.get
+    for key in SECRET_KEYS:
+        _secret(key, get(key))
+    vllm_version = _text("vllmVersion", get("vllmVersion")) or DEFAULTS["vllmVersion"]
+    vllm_version = vllm_version.removeprefix("v")
+    try:
+        compat.parse_version(vllm_version)
+    except ValueError:
+        raise SettingsError("vllmVersion", get("vllmVersion"),
+                            "expected a vllm/vllm-openai version such as 0.12.0.") from None
+    model = _checked("model", get("model"), _pattern(_HF_MODEL_RE, "expected a Hugging Face id like OWNER/NAME")) \
+        or DEFAULTS["model"]
+    network_volume_id = _checked("networkVolumeId", get("networkVolumeId"),
+                                 _pattern(_ID_RE, "expected a RunPod network volume id (letters and digits)"))
+    cloud = (_text("cloud", get("cloud")) or DEFAULTS["cloud"]).upper()
+    if cloud not in ("SECURE", "COMMUNITY"):
+        raise SettingsError("cloud", get("cloud"), "expected SECURE or COMMUNITY.")
+    if network_volume_id and cloud != "SECURE":
+        raise SettingsError("cloud", get("cloud"), "network volumes exist only in Secure Cloud; use SECURE or "
+                            "unset networkVolumeId.")
+    spec = compat.model_spec(model)
+    disk_raw = _text("containerDiskGb", get("containerDiskGb"))
+    container_disk_gb = _int("containerDiskGb", disk_raw, 10, 4000) if disk_raw else \
+        compat.default_container_disk_gb(spec, bool(network_volume_id))
+    settings = Settings(
+        stack=stack,
+        gpu_types=_gpu_types(_text("gpuTypes", get("gpuTypes"))),
+        gpu_count=_int("gpuCount", get("gpuCount") or str(DEFAULTS["gpuCount"]), 1, 8),
+        cloud=cast(Cloud, cloud),
+        vllm_version=vllm_version,
+        model=model,
+        served_model_name=_checked("servedModelName", get("servedModelName"), _pattern(
+            _NAME_RE, "expected a name without spaces, up to 128 characters")) or DEFAULTS["servedModelName"],
+        max_model_len=_int("maxModelLen", get("maxModelLen") or str(DEFAULTS["maxModelLen"]), 256, 1_048_576),
+        container_disk_gb=container_disk_gb,
+        network_volume_id=network_volume_id,
+        image_repository=_checked("imageRepository", get("imageRepository"), validate_image_repository),
+        image=_checked("image", get("image"), validate_image_reference),
+        registry_auth_id=_checked("registryAuthId", get("registryAuthId"),
+                                  _pattern(_ID_RE, "expected a RunPod container registry credential id")),
+        health_timeout_minutes=_int("healthTimeoutMinutes",
+                                    get("healthTimeoutMinutes") or str(DEFAULTS["healthTimeoutMinutes"]), 1, 180),
+        max_cost_per_hour=_cost(raw_cost) if (raw_cost := _text("maxCostPerHour", get("maxCostPerHour"))) else None,
+        promote_from=_checked("promoteFrom", get("promoteFrom"), _pattern(
+            _STACK_REF_RE, "expected a stack name such as dev or organization/autoglm-runpod/dev")),
+        runpod_api_url=(_checked("runpodApiUrl", get("runpodApiUrl"), _url) or DEFAULTS["runpodApiUrl"]).rstrip("/"),
+        public_endpoint=_bool("publicEndpoint", get("publicEndpoint") or "false"),
+        running=_bool("running", get("running") or "true"),
+    )
+    _check_image_source(settings, raw)
+    return settings
+
+
+def _check_image_source(s: Settings, raw: Mapping[str, str | None]) -> None:
+    """Exactly one way to get the image: build it (imageRepository), take it (image) or promote it."""
+    given = [k for k in ("imageRepository", "image", "promoteFrom") if getattr(s, _attr(k))]
+    if not given:
+        raise SettingsError("imageRepository", None, "set where the built image is pushed (e.g. "
+                            "ghcr.io/OWNER/autoglm-vllm), or set image to a ready image, or promoteFrom to a "
+                            "stack whose verified image to deploy.")
+    if len(given) > 1:
+        raise SettingsError(given[1], raw.get(given[1]), f"it conflicts with {PROJECT}:{given[0]}: the image "
+                            "comes from one of imageRepository (build), image (ready) or promoteFrom; unset the other.")
+    if s.promote_from and s.promote_from.rsplit("/", 1)[-1] == s.stack and "/" not in s.promote_from:
+        raise SettingsError("promoteFrom", s.promote_from, "a stack cannot promote from itself; name the stack "
+                            "that verified the image, e.g. dev.")
+
+
+class PlanError(pulumi.RunError):
+    """The settings are each valid but cannot work together (compatibility rules)."""
+
+    def __init__(self, problems: list[compat.Problem]) -> None:
+        self.problems = problems
+        lines = [f"- {PROJECT}:{p.setting}: {p.message} Fix: {p.fix}" for p in problems]
+        super().__init__("this stack's settings cannot work; nothing was created:\n" + "\n".join(lines))
+
+
+def preflight(s: Settings) -> None:
+    """Run the compatibility rules on the settings; raise PlanError listing every problem with its fix."""
+    problems = compat.check_plan(s.vllm_version, s.gpu_types, s.gpu_count, s.model, s.max_model_len,
+                                 s.container_disk_gb, bool(s.network_volume_id))
+    if problems:
+        raise PlanError(problems)
+
+
+def _attr(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def _raw_config() -> dict[str, str | None]:
+    prefix = f"{PROJECT}:"
+    present = {k.removeprefix(prefix) for k in pulumi.runtime.config.get_config_env() if k.startswith(prefix)}
+    present |= {k.removeprefix(prefix) for k in pulumi.runtime.config.CONFIG.get() if k.startswith(prefix)}
+    return {k: pulumi.runtime.get_config(prefix + k) for k in sorted(present | set(KEYS))}
+
+
+def load_settings() -> tuple[Settings, Secrets]:
+    """Read and validate the current stack's config; raises SettingsError before any resource is registered."""
+    raw = _raw_config()
+    settings = parse_settings(raw, pulumi.get_stack())
+    return settings, Secrets(hf_token=_secret_output(raw.get("hfToken")),
+                             vllm_api_key=_secret_output(raw.get("vllmApiKey")))
+
+
+def _secret_output(value: str | None) -> pulumi.Output[str] | None:
+    return pulumi.Output.secret(value) if value else None

@@ -1,0 +1,148 @@
+"""Drive the SDK's real dynamic-provider host (`python -m pulumi.dynamic`) over gRPC, as the engine does.
+
+The Pulumi CLI cannot run here, so tests start the same host process the engine would start (cwd = the
+project root, so `components.*` is importable from the pickled provider), then call Configure, Check,
+Create, Read, Diff, Update and Delete on it. Structs are built with `Struct.update` rather than
+`rpc.serialize_properties`: the latter needs `asyncio.run`, which breaks later Pulumi mocks tests.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import grpc
+from google.protobuf import struct_pb2
+from pulumi.dynamic import ResourceProvider
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "autoglm-runpod"
+
+
+def to_struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(dict(props))
+    return s
+
+
+def from_struct(s: struct_pb2.Struct) -> dict[str, Any]:
+    return dict(rpc.deserialize_properties(s, keep_unknowns=True))
+
+
+def urn(type_token: str, name: str, stack: str = "dev") -> str:
+    return f"urn:pulumi:{stack}::{PROJECT}::{type_token}::{name}"
+
+
+class HostError(Exception):
+    """A provider method raised: `message` is the last line of the traceback the host sent back."""
+
+    def __init__(self, details: str) -> None:
+        self.details = details
+        lines = [ln for ln in details.strip().splitlines() if ln.strip()]
+        self.message = lines[-1] if lines else details
+        super().__init__(self.message)
+
+
+@dataclass
+class Host:
+    """One running provider host; every call mirrors what the engine sends."""
+
+    stub: provider_pb2_grpc.ResourceProviderStub
+    proc: subprocess.Popen[bytes]
+    type_token: str
+    provider: ResourceProvider
+    stack: str = "dev"
+    stderr_lines: list[str] = field(default_factory=list)
+
+    def _urn(self, name: str) -> str:
+        return urn(self.type_token, name, self.stack)
+
+    def _news(self, props: Mapping[str, Any]) -> struct_pb2.Struct:
+        return to_struct({**props, "__provider": serialize_provider(self.provider)})
+
+    def _call(self, method: str, request: Any) -> Any:
+        try:
+            return getattr(self.stub, method)(request)
+        except grpc.RpcError as e:
+            raise HostError(e.details() or str(e)) from None
+
+    def configure(self, config: Mapping[str, str]) -> None:
+        self._call("Configure", provider_pb2.ConfigureRequest(args=to_struct(config)))
+
+    def check(self, props: Mapping[str, Any], olds: Mapping[str, Any] | None = None,
+              name: str = "res") -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        resp = self._call("Check", provider_pb2.CheckRequest(
+            urn=self._urn(name), olds=to_struct(olds or {}), news=self._news(props)))
+        return from_struct(resp.inputs), [(f.property, f.reason) for f in resp.failures]
+
+    def create(self, props: Mapping[str, Any], name: str = "res") -> tuple[str, dict[str, Any]]:
+        resp = self._call("Create", provider_pb2.CreateRequest(urn=self._urn(name), properties=self._news(props)))
+        return resp.id, from_struct(resp.properties)
+
+    def read(self, id_: str, outs: Mapping[str, Any], name: str = "res") -> tuple[str, dict[str, Any]]:
+        resp = self._call("Read", provider_pb2.ReadRequest(id=id_, urn=self._urn(name), properties=to_struct(outs)))
+        return resp.id, from_struct(resp.properties)
+
+    def diff(self, id_: str, outs: Mapping[str, Any], news: Mapping[str, Any],
+             name: str = "res") -> provider_pb2.DiffResponse:
+        return self._call("Diff", provider_pb2.DiffRequest(
+            id=id_, urn=self._urn(name), olds=to_struct(outs), news=self._news(news)))
+
+    def update(self, id_: str, outs: Mapping[str, Any], news: Mapping[str, Any],
+               name: str = "res") -> dict[str, Any]:
+        resp = self._call("Update", provider_pb2.UpdateRequest(
+            id=id_, urn=self._urn(name), olds=to_struct(outs), news=self._news(news)))
+        return from_struct(resp.properties)
+
+    def delete(self, id_: str, outs: Mapping[str, Any], name: str = "res") -> None:
+        self._call("Delete", provider_pb2.DeleteRequest(id=id_, urn=self._urn(name), properties=to_struct(outs)))
+
+    def stderr(self) -> str:
+        """Everything the host printed on stderr so far (its `pulumi.log` output)."""
+        return "".join(self.stderr_lines)
+
+
+@contextmanager
+def provider_host(provider: ResourceProvider, type_token: str, env: Mapping[str, str] | None = None,
+                  config: Mapping[str, str] | None = None, stack: str = "dev") -> Iterator[Host]:
+    """Start `python -m pulumi.dynamic` from the project root, Configure it, yield a `Host`, stop it."""
+    proc_env = {**os.environ, "PULUMI_PROJECT": PROJECT, "PULUMI_STACK": stack, **(env or {})}
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"], cwd=ROOT,
+                            env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    port = int(proc.stdout.readline())
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    grpc.channel_ready_future(channel).result(timeout=15)
+    host = Host(provider_pb2_grpc.ResourceProviderStub(channel), proc, type_token, provider, stack)
+    # Drain stderr continuously: a provider that logs a lot would otherwise block on a full pipe.
+    reader = threading.Thread(target=_drain, args=(proc.stderr, host.stderr_lines), daemon=True)
+    reader.start()
+    try:
+        host.configure(config or {})
+        yield host
+    finally:
+        channel.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)
+        proc.stdout.close()
+
+
+def _drain(stream: IO[bytes], sink: list[str]) -> None:
+    for line in iter(stream.readline, b""):
+        sink.append(line.decode(errors="replace"))
+    stream.close()

@@ -1,0 +1,65 @@
+"""`__main__.py` under Pulumi mocks, with the dev and prod stack files as committed."""
+
+from __future__ import annotations
+
+import runpy
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.settings import PlanError, SettingsError
+from tests.conftest import ROOT, committed_stack_config, configure_mocks, stack_exports
+
+DEV_EXTRA = {"imageRepository": "ghcr.io/acme/autoglm-vllm"}
+
+
+def run_program() -> dict[str, Any]:
+    return runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+def test_committed_stack_files_hold_no_secret_values() -> None:
+    for stack in ("dev", "prod"):
+        text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
+        assert "secure:" not in text and "apiKey" not in text and "Token" not in text
+
+
+def test_dev_as_committed_asks_for_the_image_repository() -> None:
+    configure_mocks("dev", committed_stack_config("dev"))
+    with pytest.raises(SettingsError, match=r"autoglm-runpod:imageRepository = \(not set\)"):
+        run_program()
+
+
+@pulumi.runtime.test
+def test_dev_plan_exported() -> pulumi.Output[Any]:
+    configure_mocks("dev", committed_stack_config("dev") | DEV_EXTRA)
+    run_program()
+    exports = stack_exports()
+
+    def check(values: list[Any]) -> None:
+        gpu_types, cuda_floor = values
+        assert gpu_types == ["NVIDIA L40S"]
+        assert cuda_floor == "12.9"
+
+    return pulumi.Output.all(exports["gpu_types"], exports["cuda_floor"]).apply(check)
+
+
+@pulumi.runtime.test
+def test_prod_plan_exported() -> pulumi.Output[Any]:
+    config = committed_stack_config("prod")
+    assert config["promoteFrom"] == "dev"
+    configure_mocks("prod", config)
+    run_program()
+    exports = stack_exports()
+    return pulumi.Output.all(exports["gpu_types"]).apply(lambda v: _eq(v[0], ["NVIDIA H100 PCIe"]))
+
+
+def _eq(actual: Any, expected: Any) -> None:
+    assert actual == expected
+
+
+def test_incompatible_plan_stops_before_any_resource() -> None:
+    mocks = configure_mocks("dev", committed_stack_config("dev") | DEV_EXTRA | {"gpuTypes": ["RTX 4090"]})
+    with pytest.raises(PlanError, match=r"autoglm-runpod:gpuTypes: .*RTX 4090.*not enough VRAM"):
+        run_program()
+    assert [r for r in mocks.resources if r.typ != "pulumi:pulumi:Stack"] == []
