@@ -60,7 +60,7 @@ class Host:
     stub: provider_pb2_grpc.ResourceProviderStub
     proc: subprocess.Popen[bytes]
     type_token: str
-    provider: ResourceProvider
+    provider: ResourceProvider | None
     stack: str = "dev"
     stderr_lines: list[str] = field(default_factory=list)
 
@@ -68,6 +68,9 @@ class Host:
         return urn(self.type_token, name, self.stack)
 
     def _news(self, props: Mapping[str, Any]) -> struct_pb2.Struct:
+        # Props that carry their own pickled provider (as the engine's do) keep it.
+        if "__provider" in props or self.provider is None:
+            return to_struct(props)
         return to_struct({**props, "__provider": serialize_provider(self.provider)})
 
     def _call(self, method: str, request: Any) -> Any:
@@ -113,7 +116,7 @@ class Host:
 
 
 @contextmanager
-def provider_host(provider: ResourceProvider, type_token: str, env: Mapping[str, str] | None = None,
+def provider_host(provider: ResourceProvider | None, type_token: str, env: Mapping[str, str] | None = None,
                   config: Mapping[str, str] | None = None, stack: str = "dev") -> Iterator[Host]:
     """Start `python -m pulumi.dynamic` from the project root, Configure it, yield a `Host`, stop it."""
     proc_env = {**os.environ, "PULUMI_PROJECT": PROJECT, "PULUMI_STACK": stack, **(env or {})}
