@@ -1,0 +1,131 @@
+"""The project's pods on RunPod, listed and swept.
+
+    python -m components.pods list [--stack STACK]
+    python -m components.pods sweep [--stack STACK] [--keep POD_ID ...] [--yes]
+
+Only pods whose name carries the project prefix (`autoglm-runpod-`, or `autoglm-runpod-STACK-` with
+`--stack`) are ever listed or touched. `sweep` shows what it would terminate (every such pod not kept)
+and terminates only with `--yes`. Keep a stack's live pod with `--keep $(pulumi stack output pod_id)`.
+The key comes from `RUNPOD_API_KEY` (the URL from `RUNPOD_API_URL`, for tests). Exit status: 0 done,
+1 RunPod refused or a terminate failed, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from components.pod import POD_NAME_PREFIX
+from components.runpod_api import Forbidden, MissingApiKey, NotFound, PodInfo, RunPodClient, RunPodError, Unauthorized
+
+
+class SweepRefused(Exception):
+    """A sweep that could end a pod the user meant to keep."""
+
+
+def project_pods(client: RunPodClient, stack: str | None = None) -> list[PodInfo]:
+    """This project's pods (by name prefix), oldest first; other pods are never returned."""
+    prefix = f"{POD_NAME_PREFIX}{stack}-" if stack else POD_NAME_PREFIX
+    return sorted((p for p in client.list_pods() if p.name.startswith(prefix)), key=lambda p: p.created_at or "")
+
+
+def age(created_at: str | None, now: datetime) -> str:
+    if not created_at:
+        return "?"
+    seconds = int((now - datetime.fromisoformat(created_at)).total_seconds())
+    days, rest = divmod(max(seconds, 0), 86400)
+    hours, rest = divmod(rest, 3600)
+    return f"{days}d{hours:02d}h" if days else f"{hours}h{rest // 60:02d}m"
+
+
+def table(pods: Sequence[PodInfo], now: datetime) -> str:
+    rows = [("ID", "NAME", "STATUS", "GPU", "$/H", "AGE")]
+    rows += [(p.id, p.name, p.status, f"{p.gpu_count or 1}x {p.gpu_type_id or '-'}", f"{p.cost_per_hr:.2f}",
+              age(p.created_at, now)) for p in pods]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    total = sum(p.cost_per_hr for p in pods)
+    return "\n".join([*lines, f"{len(pods)} pod(s), billing ${total:.2f}/h now"])
+
+
+def list_command(client: RunPodClient, stack: str | None) -> int:
+    pods = project_pods(client, stack)
+    if not pods:
+        print(f"no pods named {_prefix(stack)}* in this RunPod account")
+        return 0
+    print(table(pods, datetime.now(UTC)))
+    return 0
+
+
+def sweep_command(client: RunPodClient, stack: str | None, keep: Sequence[str], yes: bool) -> int:
+    pods = project_pods(client, stack)
+    unknown = sorted(set(keep) - {p.id for p in pods})
+    if unknown:
+        # A mistyped --keep would end the very pod it meant to keep.
+        raise SweepRefused(f"--keep {' '.join(unknown)} matches no pod named {_prefix(stack)}*: check the id "
+                           "(`python -m components.pods list`); nothing was terminated")
+    doomed = [p for p in pods if p.id not in keep]
+    if not doomed:
+        print(f"nothing to sweep: no pod named {_prefix(stack)}* besides the ones kept")
+        return 0
+    print(("terminating" if yes else "would terminate") + f" {len(doomed)} pod(s):")
+    print(table(doomed, datetime.now(UTC)))
+    if not yes:
+        print("dry run: nothing was terminated; add --yes to terminate them")
+        return 0
+    failed = 0
+    for pod in doomed:
+        try:
+            client.terminate_pod(pod.id)
+        except NotFound:
+            pass  # already gone: that is what we wanted
+        except RunPodError as e:
+            failed += 1
+            print(f"error: could not terminate {pod.id} ({pod.name}): {e}", file=sys.stderr)
+            continue
+        print(f"terminated {pod.id} ({pod.name})")
+    return 1 if failed else 0
+
+
+def _prefix(stack: str | None) -> str:
+    return f"{POD_NAME_PREFIX}{stack}-" if stack else POD_NAME_PREFIX
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m components.pods",
+                                description=f"List or sweep this project's RunPod pods (named {POD_NAME_PREFIX}*).")
+    commands = p.add_subparsers(dest="command", required=True)
+    for name, help_text in (("list", "print the project's pods: id, name, status, GPU, $/h, age"),
+                            ("sweep", "terminate the project's pods except the kept ones (dry run without --yes)")):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--stack", help="only pods of this stack (named autoglm-runpod-STACK-*)")
+        if name == "sweep":
+            sub.add_argument("--keep", nargs="+", default=[], metavar="POD_ID", help="pods to leave alone")
+            sub.add_argument("--yes", action="store_true", help="really terminate (otherwise only list them)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    client = RunPodClient.from_env()
+    try:
+        if args.command == "list":
+            return list_command(client, args.stack)
+        return sweep_command(client, args.stack, args.keep, args.yes)
+    except MissingApiKey:
+        return _fail("RUNPOD_API_KEY is not set: export your RunPod API key first")
+    except (Unauthorized, Forbidden) as e:
+        return _fail(f"RunPod refused the API key in RUNPOD_API_KEY ({e.status}: {e.detail})")
+    except (RunPodError, SweepRefused) as e:
+        return _fail(str(e))
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

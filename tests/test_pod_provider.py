@@ -1,0 +1,383 @@
+"""`PodProvider` through the SDK's real dynamic-provider host (gRPC), against the loopback RunPod fake."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2
+
+from components.pod import POD_TYPE, Pod, PodArgs, PodProvider, pod_name
+from tests.conftest import RecordingMocks
+from tests.fakes.runpod_v2 import NO_FREE_GPUS, NO_INSTANCES, FakeRunPod, Timings
+from tests.provider_host import Host, HostError, provider_host
+
+L40S, H100, A40 = "NVIDIA L40S", "NVIDIA H100 PCIe", "NVIDIA A40"
+IMAGE = "docker.io/acme/autoglm-vllm@sha256:0123"
+NAME = "autoglm-runpod-dev-svc-pod"
+KEY = "rpa_TOPSECRET_7d1e2f"
+HF_TOKEN = "hf_abcdefSECRET"
+
+
+def pod_props(**over: Any) -> dict[str, Any]:
+    return {"name": NAME, "image": IMAGE, "gpu_type_ids": [L40S, H100], "min_cuda_version": "12.9",
+            "ports": ["8000/http"], "env": {"HF_TOKEN": HF_TOKEN, "VLLM_API_KEY": "vk-123"},
+            "ready_timeout_s": 5, **over}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeRunPod]:
+    with FakeRunPod(api_key=KEY, timings=Timings(0.03, 0.06), image_cuda={IMAGE: "12.9"}) as f:
+        yield f
+
+
+def host_env(fake: FakeRunPod, **extra: str) -> dict[str, str]:
+    return {"RUNPOD_API_URL": fake.base_url, "RUNPOD_API_KEY": fake.api_key, "RUNPOD_POLL_INTERVAL_S": "0.02",
+            **extra}
+
+
+@pytest.fixture
+def host(fake: FakeRunPod) -> Iterator[Host]:
+    with provider_host(PodProvider(), POD_TYPE, env=host_env(fake)) as h:
+        yield h
+
+
+def create(host: Host, **over: Any) -> tuple[str, dict[str, Any]]:
+    inputs, failures = host.check(pod_props(**over))
+    assert failures == []
+    return host.create(inputs)
+
+
+# ---- check ----------------------------------------------------------------------------------------------
+
+
+def test_check_fills_defaults_without_calling_runpod(fake: FakeRunPod, host: Host) -> None:
+    inputs, failures = host.check({"name": NAME, "image": IMAGE, "gpu_type_ids": [L40S], "min_cuda_version": "12.9"})
+    assert failures == []
+    assert (inputs["gpu_count"], inputs["cloud"], inputs["ports"], inputs["running"]) == (1, "SECURE", ["8000/http"],
+                                                                                           True)
+    assert fake.requests_log == []
+
+
+def test_check_names_each_bad_property_and_the_fix(host: Host) -> None:
+    _, failures = host.check(pod_props(
+        name="", gpu_type_ids=[], gpu_count=0, cloud="ALL", min_cuda_version="12", container_disk_gb=-1,
+        ports=["8000"], env={"1BAD": "x"}, volume_mount_path="workspace", max_cost_per_hour=0,
+        ready_timeout_s=1.5, running="yes", network_volume_id=""))
+    reasons = dict(failures)
+    assert set(reasons) == {"name", "gpu_type_ids", "gpu_count", "cloud", "min_cuda_version", "container_disk_gb",
+                            "ports", "env", "volume_mount_path", "max_cost_per_hour", "ready_timeout_s", "running",
+                            "network_volume_id"}
+    assert reasons["min_cuda_version"] == 'min_cuda_version must be a CUDA version as major.minor, e.g. "12.9"'
+    assert "port/http" in reasons["ports"]
+    assert all(reason.startswith(prop) for prop, reason in failures)
+
+
+def test_check_rejects_a_network_volume_on_community_cloud(host: Host) -> None:
+    _, failures = host.check(pod_props(cloud="COMMUNITY", network_volume_id="vol_1"))
+    assert failures == [("network_volume_id", "network_volume_id needs cloud SECURE: RunPod network volumes "
+                                               "exist only in Secure Cloud")]
+
+
+def test_check_tolerates_unknowns_during_preview(fake: FakeRunPod, host: Host) -> None:
+    _, failures = host.check(pod_props(image=rpc.UNKNOWN, env={"HF_TOKEN": rpc.UNKNOWN}, gpu_type_ids=rpc.UNKNOWN))
+    assert failures == []
+    assert fake.requests_log == []
+
+
+# ---- create ---------------------------------------------------------------------------------------------
+
+
+def test_create_places_the_pod_with_the_cuda_floor_and_waits_for_running(fake: FakeRunPod, host: Host) -> None:
+    pod_id, outs = create(host)
+    assert (outs["pod_id"], outs["status"], outs["gpu_type_id"], outs["cuda_version"]) == (
+        pod_id, "RUNNING", L40S, "12.9")
+    assert outs["cost_per_hr"] == pytest.approx(0.86)
+    assert outs["endpoint_url"] == f"https://{pod_id}-8000.proxy.runpod.net"
+    assert outs["data_center_id"] == "US-TX-3" and outs["env"]["HF_TOKEN"] == HF_TOKEN
+    sent = fake.calls("POST", "/v2/pods")[0].body
+    assert sent["gpu"] == {"id": L40S, "count": 1, "minCudaVersion": "12.9"}
+    assert [p.id for p in fake.billing_pods()] == [pod_id]
+    assert f"{pod_id}: RUNNING after" in host.stderr()
+
+
+def test_create_falls_back_to_the_next_gpu_type(fake: FakeRunPod, host: Host) -> None:
+    fake.set_free_gpus(L40S, 0)
+    _, outs = create(host)
+    assert outs["gpu_type_id"] == H100
+    assert f"{L40S} refused ({NO_INSTANCES})" in host.stderr()
+
+
+def test_no_capacity_anywhere_lists_each_type_and_what_to_try(fake: FakeRunPod, host: Host) -> None:
+    fake.set_free_gpus(L40S, 0)
+    fake.set_free_gpus(H100, 0)
+    fake.forbidden_gpu_types.add("NVIDIA RTX 6000 Ada Generation")
+    with pytest.raises(HostError) as caught:
+        create(host, gpu_type_ids=[L40S, H100, "NVIDIA RTX 6000 Ada Generation"])
+    message = caught.value.message
+    no_instances = NO_INSTANCES.rstrip(".")
+    assert (f"{L40S}: {no_instances}; {H100}: {no_instances}; NVIDIA RTX 6000 Ada Generation: access denied. "
+            in message)
+    assert f"add GPU types RunPod has free now at CUDA ≥ 12.9: {A40} (48 GB, HIGH)" in message
+    assert "; set cloud to COMMUNITY; retry later" in message
+    assert fake.live_pods() == []
+
+
+def test_rate_limits_are_waited_out(fake: FakeRunPod, host: Host) -> None:
+    fake.inject("POST", "/v2/pods", 429, retry_after=1)
+    fake.inject("GET", "/v2/pods/.+", 429, retry_after=1)
+    _, outs = create(host)
+    assert outs["status"] == "RUNNING"
+    assert [r.status for r in fake.calls("POST", "/v2/pods")] == [429, 201]
+    assert len(fake.live_pods()) == 1
+
+
+def test_5xx_and_an_html_502_on_reads_are_ridden_out(fake: FakeRunPod, host: Host) -> None:
+    fake.inject("GET", "/v2/pods/.+", 503)
+    fake.inject("GET", "/v2/pods/.+", 502, html=True)
+    _, outs = create(host)
+    assert outs["status"] == "RUNNING"
+    assert {r.status for r in fake.calls("GET", "/v2/pods/.+")} == {502, 503, 200}
+
+
+def test_a_lost_create_response_ends_with_exactly_one_pod(fake: FakeRunPod, host: Host) -> None:
+    fake.lose_next_create()
+    pod_id, _ = create(host)
+    assert [p.id for p in fake.live_pods()] == [pod_id]
+    assert len(fake.calls("POST", "/v2/pods")) == 1
+    assert "made pod" in host.stderr() and "adopting it" in host.stderr()
+
+
+def test_a_create_that_times_out_after_runpod_made_the_pod_is_adopted(fake: FakeRunPod) -> None:
+    fake.inject("POST", "/v2/pods", None, delay_s=1.0, after_apply=True)
+    with provider_host(PodProvider(), POD_TYPE, env=host_env(fake, RUNPOD_READ_TIMEOUT_S="0.3")) as host:
+        pod_id, _ = create(host)
+    assert [p.id for p in fake.live_pods()] == [pod_id]
+    assert list(fake.pods) == [pod_id]  # one create reached RunPod, ever
+
+
+def test_a_namesake_pod_from_before_is_never_adopted(fake: FakeRunPod, host: Host) -> None:
+    """A replacement is created while its predecessor (same name) still runs."""
+    old = fake.add_pod(NAME)
+    fake.lose_next_create()
+    pod_id, _ = create(host)
+    assert pod_id != old.id
+    assert {p.id for p in fake.pods_named(NAME)} == {old.id, pod_id}
+
+
+def test_a_cuda_mismatch_is_diagnosed_and_the_pod_terminated(fake: FakeRunPod, host: Host) -> None:
+    with pytest.raises(HostError) as caught:
+        create(host, min_cuda_version="12.8")  # too low a floor: RunPod offers the 12.8 host first
+    message = caught.value.message
+    assert "turned ERROR" in message
+    assert "the host's NVIDIA driver is too old for the image" in message
+    assert "cuda>=12.9" in message and "Set min_cuda_version to at least 12.9" in message
+    assert "was terminated, so it does not bill" in message
+    assert fake.billing_pods() == []
+    assert fake.calls("GET", r"/v2/pods/.+/logs")[0].query["source"] == ["system"]
+
+
+def test_a_pod_stuck_starting_past_the_deadline_is_terminated(fake: FakeRunPod, host: Host) -> None:
+    fake.next_pods("stuck_starting")
+    with pytest.raises(HostError) as caught:
+        create(host, ready_timeout_s=1)
+    assert "was still STARTING after 1 s (ready_timeout_s)" in caught.value.message
+    assert "was terminated" in caught.value.message
+    assert fake.billing_pods() == []
+    assert "STARTING for" in host.stderr()  # progress was printed while waiting
+
+
+def test_a_pod_above_the_cost_cap_is_terminated(fake: FakeRunPod, host: Host) -> None:
+    with pytest.raises(HostError) as caught:
+        create(host, max_cost_per_hour=0.5)
+    assert "costs $0.86/h, above max_cost_per_hour $0.50" in caught.value.message
+    assert fake.billing_pods() == []
+
+
+def test_create_with_running_false_leaves_a_stopped_pod(fake: FakeRunPod, host: Host) -> None:
+    pod_id, outs = create(host, running=False)
+    assert (outs["status"], outs["cost_per_hr"]) == ("EXITED", 0)
+    assert fake.billing_pods() == [] and fake.status_of(pod_id) == "EXITED"
+
+
+# ---- read / diff / update / delete ------------------------------------------------------------------------
+
+
+def test_refresh_reports_live_state(fake: FakeRunPod, host: Host) -> None:
+    pod_id, outs = create(host)
+    read_id, fresh = host.read(pod_id, outs)
+    assert read_id == pod_id
+    assert (fresh["status"], fresh["gpu_type_id"], fresh["env"]) == ("RUNNING", L40S, outs["env"])
+
+
+@pytest.mark.parametrize("forget", [True, False], ids=["404", "TERMINATED"])
+def test_refresh_after_the_pod_was_deleted_elsewhere_drops_it(forget: bool) -> None:
+    with FakeRunPod(api_key=KEY, timings=Timings(0.01, 0.01), forget_terminated=forget) as fake, \
+            provider_host(PodProvider(), POD_TYPE, env=host_env(fake)) as host:
+        pod_id, outs = create(host)
+        fake.terminate_out_of_band(pod_id)
+        read_id, fresh = host.read(pod_id, outs)
+    assert read_id == ""
+    assert set(fresh) <= {"__provider"}
+
+
+def test_delete_twice_is_fine(fake: FakeRunPod, host: Host) -> None:
+    pod_id, outs = create(host)
+    host.delete(pod_id, outs)
+    assert fake.live_pods() == []
+    host.delete(pod_id, outs)
+    assert "was already gone" in host.stderr()
+
+
+def diff_of(host: Host, outs: dict[str, Any], **news: Any) -> tuple[int, list[str]]:
+    inputs = {k: v for k, v in outs.items() if k in pod_props() or k in news}
+    response = host.diff(outs["pod_id"], outs, {**inputs, **news})
+    return response.changes, sorted(response.replaces)
+
+
+def test_diff_replaces_only_for_what_needs_another_pod(host: Host) -> None:
+    _, outs = create(host)
+    some, none = provider_pb2.DiffResponse.DIFF_SOME, provider_pb2.DiffResponse.DIFF_NONE
+    assert diff_of(host, outs) == (none, [])  # only the pickled provider differs
+    assert diff_of(host, outs, image=IMAGE + "5") == (some, ["image"])
+    assert diff_of(host, outs, gpu_count=2) == (some, ["gpu_count"])
+    assert diff_of(host, outs, container_disk_gb=100, cloud="COMMUNITY") == (some, ["cloud", "container_disk_gb"])
+    assert diff_of(host, outs, network_volume_id="vol_1") == (some, ["network_volume_id"])
+    assert diff_of(host, outs, env={"HF_TOKEN": "new"}, args="--x", ports=["8000/http", "22/tcp"]) == (some, [])
+    assert diff_of(host, outs, gpu_type_ids=[H100, L40S]) == (some, [])  # the pod's type is still allowed
+    assert diff_of(host, outs, gpu_type_ids=[H100]) == (some, ["gpu_type_ids"])
+    assert diff_of(host, outs, min_cuda_version="12.4") == (some, [])  # the host still meets the floor
+    assert diff_of(host, outs, min_cuda_version="13.0") == (some, ["min_cuda_version"])
+    assert diff_of(host, outs, image=rpc.UNKNOWN) == (some, ["image"])
+
+
+def test_update_patches_env_in_place_and_waits_for_running(fake: FakeRunPod, host: Host) -> None:
+    pod_id, outs = create(host)
+    news = {**{k: outs[k] for k in pod_props()}, "env": {"HF_TOKEN": "hf_rotated"}, "args": "--max-model-len 4096"}
+    updated = host.update(pod_id, outs, news)
+    patch = fake.calls("PATCH", f"/v2/pods/{pod_id}")[0].body
+    assert patch == {"env": {"HF_TOKEN": "hf_rotated"}, "args": "--max-model-len 4096"}
+    assert (updated["pod_id"], updated["status"], updated["env"]) == (pod_id, "RUNNING", {"HF_TOKEN": "hf_rotated"})
+    assert "RUNNING after" in host.stderr().split("updating args, env in place")[1]
+
+
+# ---- stop and start (issue 8) ----------------------------------------------------------------------------
+
+
+def declared(outs: dict[str, Any], **over: Any) -> dict[str, Any]:
+    """What the program declares next: the current inputs, changed by `over`."""
+    return {**{k: outs[k] for k in pod_props()}, **over}
+
+
+def test_running_false_stops_in_place_and_true_starts_the_same_pod(fake: FakeRunPod, host: Host) -> None:
+    pod_id, outs = create(host)
+    assert diff_of(host, outs, running=False) == (provider_pb2.DiffResponse.DIFF_SOME, [])
+    stopped = host.update(pod_id, outs, declared(outs, running=False))
+    assert (stopped["pod_id"], stopped["status"], stopped["cost_per_hr"], stopped["running"]) == (
+        pod_id, "EXITED", 0, False)
+    assert stopped["endpoint_url"] == outs["endpoint_url"]  # the URL stays known
+    assert fake.billing_pods() == []
+    assert diff_of(host, stopped, running=True) == (provider_pb2.DiffResponse.DIFF_SOME, [])
+    started = host.update(pod_id, stopped, declared(stopped, running=True))
+    assert (started["pod_id"], started["status"], started["cuda_version"]) == (pod_id, "RUNNING", "12.9")
+    assert [c.body for c in fake.calls("POST", f"/v2/pods/{pod_id}/action")] == [{"action": "stop"},
+                                                                               {"action": "start"}]
+    assert [p.id for p in fake.live_pods()] == [pod_id]
+
+
+def test_a_start_refused_for_lack_of_gpus_on_the_host_says_the_two_ways_out(fake: FakeRunPod, host: Host) -> None:
+    pod_id, outs = create(host)
+    stopped = host.update(pod_id, outs, declared(outs, running=False))
+    fake.fill_host(pod_id)
+    with pytest.raises(HostError) as caught:
+        host.update(pod_id, stopped, declared(stopped, running=True))
+    message = caught.value.message
+    assert f'RunPod refused to start pod {pod_id}: "{NO_FREE_GPUS}"' in message
+    assert "retry later (`pulumi up`)" in message and "`pulumi up --replace <the pod's URN>`" in message
+    assert fake.status_of(pod_id) == "EXITED"
+
+
+def test_a_redundant_stop_answered_409_is_not_an_error(fake: FakeRunPod, host: Host) -> None:
+    pod_id, outs = create(host)
+    fake.inject("POST", "/v2/pods/.+/action", 409, after_apply=True,
+                detail="action 'stop' is not valid for a pod in status EXITED")  # stopped meanwhile
+    stopped = host.update(pod_id, outs, declared(outs, running=False))
+    assert stopped["status"] == "EXITED"
+    assert [c.status for c in fake.calls("POST", "/v2/pods/.+/action")] == [409]
+
+
+def test_a_redundant_start_answered_409_is_not_an_error(fake: FakeRunPod, host: Host) -> None:
+    pod_id, outs = create(host, running=False)
+    fake.inject("POST", "/v2/pods/.+/action", 409, after_apply=True,
+                detail="action 'start' is not valid for a pod in status STARTING")  # started meanwhile
+    started = host.update(pod_id, outs, declared(outs, running=True))
+    assert started["status"] == "RUNNING"
+
+
+def test_refresh_records_a_stop_made_in_the_console_and_up_starts_it_again(fake: FakeRunPod, host: Host) -> None:
+    pod_id, outs = create(host)
+    fake.stop_out_of_band(pod_id)
+    _, fresh = host.read(pod_id, outs)
+    assert (fresh["status"], fresh["running"], fresh["cost_per_hr"]) == ("EXITED", False, 0)
+    assert diff_of(host, fresh, running=True) == (provider_pb2.DiffResponse.DIFF_SOME, [])
+    assert host.update(pod_id, fresh, declared(fresh, running=True))["status"] == "RUNNING"
+
+
+# ---- credentials ----------------------------------------------------------------------------------------
+
+
+def test_the_api_key_appears_in_no_output_log_or_error(fake: FakeRunPod) -> None:
+    config = {"autoglm-runpod:runpodApiKey": KEY, "autoglm-runpod:runpodApiUrl": fake.base_url}
+    seen: list[str] = []
+    with provider_host(PodProvider(), POD_TYPE, config=config,
+                       env={"RUNPOD_API_KEY": "", "RUNPOD_API_URL": "", "RUNPOD_POLL_INTERVAL_S": "0.02"}) as host:
+        pod_id, outs = create(host)  # the key came from stack config alone
+        seen += [repr(outs), repr(host.read(pod_id, outs))]
+        for bad in ({"min_cuda_version": "12.8"}, {"max_cost_per_hour": 0.1}):
+            with pytest.raises(HostError) as caught:
+                create(host, **bad)
+            seen.append(caught.value.details)
+        host.delete(pod_id, outs)
+        seen.append(host.stderr())
+    with provider_host(PodProvider(), POD_TYPE, config={"autoglm-runpod:runpodApiKey": KEY + "-wrong"},
+                       env=host_env(fake, RUNPOD_API_KEY="")) as host, pytest.raises(HostError) as caught:
+        create(host)
+    assert "401 Unauthorized: invalid bearer token" in caught.value.message
+    seen += [caught.value.details, host.stderr()]
+    assert all(KEY not in text for text in seen)
+
+
+def test_a_missing_key_fails_at_the_first_api_call_not_at_check(fake: FakeRunPod) -> None:
+    with provider_host(PodProvider(), POD_TYPE, env=host_env(fake, RUNPOD_API_KEY="")) as host:
+        inputs, failures = host.check(pod_props())
+        assert failures == []
+        with pytest.raises(HostError, match="no RunPod API key"):
+            host.create(inputs)
+    assert fake.requests_log == []
+
+
+# ---- the resource under Pulumi mocks ------------------------------------------------------------------------
+
+
+def test_pod_name_is_deterministic_and_within_runpods_limit() -> None:
+    assert pod_name("dev", "svc-pod") == "autoglm-runpod-dev-svc-pod"
+    long = pod_name("dev", "x" * 300)
+    assert len(long) == 191 and long == pod_name("dev", "x" * 300) and long != pod_name("dev", "x" * 301)
+
+
+@pulumi.runtime.test
+def test_the_pod_resource_registers_every_input_and_keeps_env_secret(pulumi_mocks: RecordingMocks) -> Any:
+    pod = Pod("svc-pod", PodArgs(name=NAME, image=IMAGE, gpu_type_ids=[L40S], min_cuda_version="12.9",
+                                 env={"HF_TOKEN": pulumi.Output.secret(HF_TOKEN)}, running=False))
+
+    def check(_: Any) -> None:
+        [registered] = pulumi_mocks.of_type(POD_TYPE)
+        inputs = registered.inputs
+        assert rpc.is_rpc_secret(inputs["env"])
+        assert (inputs["gpu_type_ids"], inputs["ports"], inputs["running"]) == ([L40S], ["8000/http"], False)
+        assert "args" not in inputs  # unset optional inputs are left out
+
+    return pod.urn.apply(check)

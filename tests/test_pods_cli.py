@@ -1,0 +1,124 @@
+"""`python -m components.pods list|sweep` against the loopback RunPod fake."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from components.pods import age, main
+from tests.conftest import ROOT
+from tests.fakes.runpod_v2 import FakePod, FakeRunPod
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRunPod]:
+    with FakeRunPod() as f:
+        monkeypatch.setenv("RUNPOD_API_URL", f.base_url)
+        monkeypatch.setenv("RUNPOD_API_KEY", f.api_key)
+        yield f
+
+
+@pytest.fixture
+def pods(fake: FakeRunPod) -> dict[str, FakePod]:
+    return {
+        "dev": fake.add_pod("autoglm-runpod-dev-autoglm-pod", gpu_type_id="NVIDIA L40S"),
+        "leaked": fake.add_pod("autoglm-runpod-dev-autoglm-pod", gpu_type_id="NVIDIA L40S", status="ERROR"),
+        "prod": fake.add_pod("autoglm-runpod-prod-autoglm-pod", gpu_type_id="NVIDIA H100 PCIe"),
+        "stopped": fake.add_pod("autoglm-runpod-old-autoglm-pod", status="EXITED"),
+        "foreign": fake.add_pod("my-jupyter-notebook"),
+        "lookalike": fake.add_pod("autoglm-runpodder"),
+    }
+
+
+def test_list_prints_the_projects_pods_only(pods: dict[str, FakePod], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    header, *rows, total = out.splitlines()
+    assert header.split() == ["ID", "NAME", "STATUS", "GPU", "$/H", "AGE"]
+    assert {row.split()[0] for row in rows} == {pods[k].id for k in ("dev", "leaked", "prod", "stopped")}
+    prod = next(row for row in rows if row.startswith(pods["prod"].id)).split()
+    assert prod[1:6] == ["autoglm-runpod-prod-autoglm-pod", "RUNNING", "1x", "NVIDIA", "H100"]
+    assert prod[-2:] == ["2.39", "0h00m"]
+    assert total == "4 pod(s), billing $4.11/h now"  # 0.86 + 0.86 (ERROR bills) + 2.39 + 0
+
+
+def test_list_of_one_stack(pods: dict[str, FakePod], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--stack", "prod"]) == 0
+    assert pods["prod"].id in capsys.readouterr().out
+    assert main(["list", "--stack", "staging"]) == 0
+    assert capsys.readouterr().out == "no pods named autoglm-runpod-staging-* in this RunPod account\n"
+
+
+def test_a_sweep_without_yes_changes_nothing(fake: FakeRunPod, pods: dict[str, FakePod],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "--keep", pods["dev"].id]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("would terminate 3 pod(s):\n")
+    assert out.endswith("dry run: nothing was terminated; add --yes to terminate them\n")
+    assert len(fake.live_pods()) == 6
+    assert fake.calls("DELETE") == [] and fake.calls("POST") == []
+
+
+def test_a_sweep_with_yes_ends_exactly_the_unkept_prefixed_pods(fake: FakeRunPod, pods: dict[str, FakePod],
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "--keep", pods["dev"].id, pods["prod"].id, "--yes"]) == 0
+    assert {p.id for p in fake.live_pods()} == {pods[k].id for k in ("dev", "prod", "foreign", "lookalike")}
+    assert {c.path for c in fake.calls("DELETE")} == {f"/v2/pods/{pods[k].id}" for k in ("leaked", "stopped")}
+    assert f"terminated {pods['leaked'].id} (autoglm-runpod-dev-autoglm-pod)" in capsys.readouterr().out
+
+
+def test_a_sweep_of_one_stack_leaves_the_others(fake: FakeRunPod, pods: dict[str, FakePod]) -> None:
+    assert main(["sweep", "--stack", "dev", "--yes"]) == 0
+    assert {p.id for p in fake.live_pods()} == {pods[k].id for k in ("prod", "stopped", "foreign", "lookalike")}
+
+
+def test_a_mistyped_keep_refuses_the_whole_sweep(fake: FakeRunPod, pods: dict[str, FakePod],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "--keep", "typo123", "--yes"]) == 1
+    assert "--keep typo123 matches no pod named autoglm-runpod-*" in capsys.readouterr().err
+    assert len(fake.live_pods()) == 6
+
+
+def test_a_failed_terminate_is_reported_and_exits_1(fake: FakeRunPod, pods: dict[str, FakePod],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    fake.inject("DELETE", f"/v2/pods/{pods['stopped'].id}", 403, detail="access denied")
+    assert main(["sweep", "--keep", pods["dev"].id, "--yes"]) == 1
+    assert f"could not terminate {pods['stopped'].id}" in capsys.readouterr().err
+    assert {p.id for p in fake.live_pods()} == {pods[k].id for k in ("dev", "stopped", "foreign", "lookalike")}
+
+
+def test_a_bad_key_exits_1_with_a_clear_message(fake: FakeRunPod, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RUNPOD_API_KEY", "rpa_WRONG_55")
+    assert main(["list"]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: RunPod refused the API key in RUNPOD_API_KEY (401: invalid bearer token)\n"
+
+
+def test_a_missing_key_exits_1(fake: FakeRunPod, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("RUNPOD_API_KEY")
+    assert main(["sweep", "--yes"]) == 1
+    assert "RUNPOD_API_KEY is not set" in capsys.readouterr().err
+    assert fake.requests_log == []
+
+
+def test_runs_as_a_module_and_rejects_bad_usage(fake: FakeRunPod, pods: dict[str, FakePod]) -> None:
+    done = subprocess.run([sys.executable, "-m", "components.pods", "list"], cwd=ROOT, env=dict(os.environ),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and pods["prod"].id in done.stdout
+    usage = subprocess.run([sys.executable, "-m", "components.pods", "purge"], cwd=ROOT, env=dict(os.environ),
+                           capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "invalid choice: 'purge'" in usage.stderr
+
+
+def test_age_reads_runpods_timestamps() -> None:
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    assert age("2026-11-27T10:55:00Z", now) == "1h05m"
+    assert age("2026-11-24T09:00:00.000Z", now) == "3d03h"
+    assert age(None, now) == "?"
