@@ -2,12 +2,13 @@
 
 import pulumi
 
+from components.service import AutoGLMService
 from components.settings import load_settings, preflight
 
 settings, secrets = load_settings()
 preflight(settings)
 
-pulumi.export("gpu_types", list(settings.gpu_types))
+service = AutoGLMService("autoglm", settings, secrets)
+for name, value in service.exports().items():
+    pulumi.export(name, value)
 pulumi.export("cuda_floor", settings.cuda_floor.cuda)
-pulumi.export("min_driver", settings.cuda_floor.min_driver)
-pulumi.export("base_image", settings.base_image)
