@@ -63,6 +63,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse exits 2 on bad usage, 0 on --help
         return int(e.code or 0)
+    args.vllm = args.vllm.strip().removeprefix("v")  # as the vllmVersion setting takes it
     if args.list:
         _print_gpu_list(out)
         return 0
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         except compat.UnknownGpuType as e:
             sys.stderr.write(f"error: --gpu: {e}\n")
             return 2
-    if args.gpu_count < 1 or args.max_model_len < 1:
-        sys.stderr.write("error: --gpu-count and --max-model-len must be ≥ 1\n")
+    if not 1 <= args.gpu_count <= 8 or args.max_model_len < 1:
+        sys.stderr.write("error: --gpu-count must be 1 to 8 (as the gpuCount setting) and --max-model-len ≥ 1\n")
         return 2
     return _verdict(args, out)

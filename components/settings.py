@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import pulumi
 
 from components import compat
+from components.runpod_api import DEFAULT_API_URL
 
 PROJECT = "autoglm-runpod"
 
@@ -30,7 +31,6 @@ DEFAULTS: dict[str, Any] = {
     "servedModelName": "autoglm-phone-9b",
     "maxModelLen": 25480,
     "healthTimeoutMinutes": 20,
-    "runpodApiUrl": "https://api.runpod.io",
     "publicEndpoint": False,
     "running": True,
 }
@@ -51,9 +51,12 @@ Cloud = Literal["SECURE", "COMMUNITY"]
 class SettingsError(pulumi.RunError):
     """A bad setting. A RunError, so the Pulumi CLI prints the message without a Python traceback."""
 
-    def __init__(self, key: str, value: str | None, allowed: str) -> None:
+    def __init__(self, key: str, value: str | None, allowed: str, *, hide_value: bool = False) -> None:
         self.key = f"{PROJECT}:{key}"
-        shown = "(secret)" if key in SECRET_KEYS else ("(not set)" if value is None else repr(value))
+        if key in SECRET_KEYS or hide_value:
+            shown = "(secret)" if key in SECRET_KEYS else "(value not shown)"
+        else:
+            shown = "(not set)" if value is None else repr(value)
         super().__init__(f"{self.key} = {shown} is not valid: {allowed}")
 
 
@@ -245,8 +248,9 @@ def check_keys(raw: Mapping[str, str | None]) -> None:
         if key not in KEYS:
             close = difflib.get_close_matches(key, KEYS, n=1)
             hint = f" Did you mean {PROJECT}:{close[0]}?" if close else ""
-            raise SettingsError(key, raw[key] if key not in SECRET_KEYS else None,
-                                f"this stack has no such setting.{hint} See README.md, Configuration.")
+            # The value is not shown: a mistyped secret key (`vllmApikey`) holds a secret.
+            raise SettingsError(key, None, f"this stack has no such setting.{hint} See README.md, Configuration.",
+                                hide_value=True)
 
 
 def parse_settings(raw: Mapping[str, str | None], stack: str) -> Settings:
@@ -297,11 +301,16 @@ def parse_settings(raw: Mapping[str, str | None], stack: str) -> Settings:
         max_cost_per_hour=_cost(raw_cost) if (raw_cost := _text("maxCostPerHour", get("maxCostPerHour"))) else None,
         promote_from=_checked("promoteFrom", get("promoteFrom"), _pattern(
             _STACK_REF_RE, "expected a stack name such as dev or organization/autoglm-runpod/dev")),
-        runpod_api_url=(_checked("runpodApiUrl", get("runpodApiUrl"), _url) or DEFAULTS["runpodApiUrl"]).rstrip("/"),
+        # No schema default: unset, the pod provider falls back to env RUNPOD_API_URL, then to RunPod's URL.
+        runpod_api_url=(_checked("runpodApiUrl", get("runpodApiUrl"), _url) or DEFAULT_API_URL).rstrip("/"),
         public_endpoint=_bool("publicEndpoint", get("publicEndpoint") or "false"),
         running=_bool("running", get("running") or "true"),
     )
     _check_image_source(settings, raw)
+    if settings.public_endpoint and get("vllmApiKey"):
+        raise SettingsError("publicEndpoint", get("publicEndpoint"), f"it conflicts with {PROJECT}:vllmApiKey: a "
+                            "public endpoint has no key. Unset one of them (`pulumi config rm vllmApiKey` or "
+                            "`pulumi config rm publicEndpoint`).")
     return settings
 
 

@@ -159,13 +159,19 @@ def test_cli_cannot_work_lists_problems_and_fixes() -> None:
     assert "fix: choose a card that fits" in out
 
 
+def test_cli_takes_a_v_prefixed_version_like_the_setting() -> None:
+    code, out = run_cli("--vllm", "v0.12.0", "--gpu", "L40S")
+    assert code == 0 and "vllm/vllm-openai:v0.12.0 needs" in out and "vv0" not in out
+
+
 def test_cli_max_model_len_and_model() -> None:
     code, out = run_cli("--gpu", "4090", "--max-model-len", "4096", "--model", "someone/small-model")
     assert code == 0 and "VRAM fit not checked" in out
 
 
 @pytest.mark.parametrize("argv", [[], ["--gpu", "L40Z"], ["--gpu", "L40S", "--vllm", "latest"],
-                                  ["--gpu", "L40S", "--gpu-count", "0"], ["--bogus"]])
+                                  ["--gpu", "L40S", "--gpu-count", "0"], ["--gpu", "L40S", "--gpu-count", "9"],
+                                  ["--bogus"]])
 def test_cli_bad_usage_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, _ = run_cli(*argv)
     assert code == 2

@@ -132,6 +132,19 @@ def test_unknown_key_is_refused_with_the_closest_one() -> None:
         parse(gpuType="L40S")
 
 
+def test_a_mistyped_secret_key_does_not_show_its_value() -> None:
+    with pytest.raises(SettingsError) as e:
+        parse(vllmApikey="supersecretvalue12345")
+    assert "supersecretvalue12345" not in str(e.value)
+    assert "autoglm-runpod:vllmApikey = (value not shown)" in str(e.value)
+    assert "Did you mean autoglm-runpod:vllmApiKey" in str(e.value)
+
+
+def test_public_endpoint_and_a_key_conflict() -> None:
+    with pytest.raises(SettingsError, match=r"autoglm-runpod:publicEndpoint = 'true'.*conflicts with .*vllmApiKey"):
+        parse(publicEndpoint="true", vllmApiKey="a-key-of-sixteen-chars")
+
+
 @pytest.mark.parametrize("key", SECRET_KEYS)
 def test_secret_values_are_never_shown(key: str) -> None:
     secret = " hf_ThisIsASecretValue1234567890 "
