@@ -214,7 +214,7 @@ class _Run:
 
     root: str
     model: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     request_timeout_s: float
     polling: Polling
     log: Callable[[str], None]
@@ -510,7 +510,7 @@ class HealthCheckFailed(RuntimeError):
 class _Inputs:
     base_url: str
     served_model_name: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     image_check: bool
     timeout_s: float
     triggers: list[Any]

@@ -276,3 +276,12 @@ def test_resource_without_a_key_sends_none(pulumi_mocks):
         assert registered.inputs["triggers"] == []
 
     return check.base_url.apply(verify)
+
+
+def test_reprs_of_checked_inputs_and_a_probe_run_hide_the_key() -> None:
+    from components.health import Polling, _Inputs, _Run
+
+    key = "vk-SECRET-0123456789abcdef"
+    inputs = _Inputs.of({"base_url": "https://p-8000.proxy.runpod.net", "served_model_name": "m", "api_key": key})
+    run = _Run("https://p-8000.proxy.runpod.net", "m", key, 90.0, Polling(), print, 0.0, 1.0)
+    assert key not in repr(inputs) and key not in repr(run)

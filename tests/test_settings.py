@@ -107,6 +107,7 @@ BAD: list[tuple[str, str, str]] = [
     ("promoteFrom", "dev stack", "stack name"),
     ("runpodApiUrl", "api.runpod.io", "http(s) base URL"),
     ("runpodApiUrl", "ftp://api.runpod.io", "http(s) base URL"),
+    ("runpodApiUrl", "http://api.runpod.io", "use https"),
     ("publicEndpoint", "yes", "true or false"),
     ("running", "1", "true or false"),
 ]
@@ -138,6 +139,17 @@ def test_a_mistyped_secret_key_does_not_show_its_value() -> None:
     assert "supersecretvalue12345" not in str(e.value)
     assert "autoglm-runpod:vllmApikey = (value not shown)" in str(e.value)
     assert "Did you mean autoglm-runpod:vllmApiKey" in str(e.value)
+
+
+def test_load_settings_never_prints_a_value_marked_secret() -> None:
+    from components.settings import load_settings
+    from tests.conftest import configure_mocks
+
+    configure_mocks("dev", {"gpuTypes": ["NVIDIA L40S"], "imageRepository": "ghcr.io/acme/autoglm-vllm",
+                            "hf_token": "hf_abcdefSECRET"}, secret_keys=("hf_token",))
+    with pytest.raises(SettingsError) as e:
+        load_settings()
+    assert "hf_abcdefSECRET" not in str(e.value) and "autoglm-runpod:hf_token" in str(e.value)
 
 
 def test_public_endpoint_and_a_key_conflict() -> None:
