@@ -11,4 +11,7 @@ preflight(settings)
 service = AutoGLMService("autoglm", settings, secrets)
 for name, value in service.exports().items():
     pulumi.export(name, value)
-pulumi.export("cuda_floor", settings.cuda_floor.cuda)
+# Known at preview: what the pod will ask RunPod for.
+pulumi.export("plan", {"gpu_types": list(settings.gpu_types), "gpu_count": settings.gpu_count,
+                       "cuda_floor": settings.cuda_floor.cuda, "min_driver": settings.cuda_floor.min_driver,
+                       "base_image": settings.base_image, "image_source": settings.image_source})

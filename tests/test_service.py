@@ -72,8 +72,9 @@ def test_dev_builds_the_image_and_pins_the_pod_to_its_digest_and_cuda_floor() ->
     mocks, exports = program("dev", DEV)
 
     def check(values: list[Any]) -> None:
-        base_url, image_ref, verified, gpu_type, cuda_floor = values
-        assert cuda_floor == "12.9"
+        base_url, image_ref, verified, gpu_type, plan = values
+        assert plan == {"gpu_types": ["NVIDIA L40S"], "gpu_count": 1, "cuda_floor": "12.9",
+                        "min_driver": "575.51.03", "base_image": "vllm/vllm-openai:v0.12.0", "image_source": "build"}
         assert image_ref == f"{REPO}@{DIGEST}" and verified == image_ref
         assert base_url == "https://pod123-8000.proxy.runpod.net/v1"
         assert gpu_type == "NVIDIA L40S"
@@ -92,7 +93,7 @@ def test_dev_builds_the_image_and_pins_the_pod_to_its_digest_and_cuda_floor() ->
         assert plain(env["VLLM_API_KEY"]) == GENERATED_KEY
         assert len(mocks.of_type(COMMAND)) == 1
 
-    return resolved(exports, "base_url", "image_ref", "verified_image_ref", "gpu_type", "cuda_floor").apply(check)
+    return resolved(exports, "base_url", "image_ref", "verified_image_ref", "gpu_type", "plan").apply(check)
 
 
 @pulumi.runtime.test
