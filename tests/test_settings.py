@@ -159,7 +159,7 @@ def test_public_endpoint_and_a_key_conflict() -> None:
 
 @pytest.mark.parametrize("key", SECRET_KEYS)
 def test_secret_values_are_never_shown(key: str) -> None:
-    secret = " hf_ThisIsASecretValue1234567890 "
+    secret = " not-a-real-token-ThisIsASecretValue "
     with pytest.raises(SettingsError) as e:
         parse(**{key: secret})
     assert "ThisIsASecret" not in str(e.value)
