@@ -39,8 +39,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    client = RunPodClient.from_env()
     try:
+        client = RunPodClient.from_env()
         for event in client.stream_logs(args.pod_id, source=args.source, tail=args.tail, follow=args.follow,
                                         idle_s=FOLLOW_RECONNECT_S if args.follow else IDLE_S,
                                         max_s=None if args.follow else MAX_S):

@@ -12,17 +12,18 @@ thread pool. Credentials come from `configure` (stack config) or the environment
 
 Knobs for operators and tests, read at call time: `RUNPOD_POLL_INTERVAL_S` (first poll interval, default
 5 s; polls back off x1.5 up to four times that) and `RUNPOD_READ_TIMEOUT_S` (HTTP read timeout).
+
+Messages name the stack setting a user changes (`SETTINGS`), not only the provider property.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pulumi
@@ -54,6 +55,9 @@ from components.runpod_api import (
 
 PROJECT = "autoglm-runpod"
 POD_NAME_PREFIX = f"{PROJECT}-"
+# The stack's one pod resource: components/service.py registers `Pod(f"{name}-pod")` with name "autoglm",
+# so a stack's pod is named `pod_name(stack, STACK_POD_RESOURCE)`.
+STACK_POD_RESOURCE = "autoglm-pod"
 MAX_POD_NAME = 191  # RunPod's limit on a pod name
 POD_TYPE = "pulumi-python:dynamic/runpod:Pod"  # the type token
 
@@ -62,11 +66,42 @@ POLL_BACKOFF = 1.5
 POLL_MAX_FACTOR = 4.0  # the interval grows to 4x the first one: 5 s -> 20 s
 PROGRESS_EVERY_POLLS = 6
 CREATE_ATTEMPTS = 3  # per GPU type, when RunPod answers 5xx and no pod was made
-STOP_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 120.0  # a stop RunPod has not completed by then fails the update
+# After creates answered with an error or a timeout, pods RunPod made anyway may still appear: they are looked
+# for this long after the last such create (or until each is accounted for), and adopted or terminated.
+LANDING_GRACE_S = 120.0
 LOG_TAIL = 200
 
 FAILED_STATUSES = frozenset({"ERROR", "EXITED", "TERMINATED"})
-STOPPED_STATUSES = frozenset({"EXITED", "ERROR", "TERMINATED"})
+# Stopped means not billing for GPUs. ERROR is not stopped: RunPod keeps the GPU and bills, and an ERROR pod
+# only allows start or terminate.
+STOPPED_STATUSES = frozenset({"EXITED", "TERMINATED"})
+
+# The stack setting behind each pod property (components/service.py maps them), for messages: a user changes
+# the setting, not the property.
+SETTINGS: dict[str, str] = {
+    "image": f"{PROJECT}:image, imageRepository or promoteFrom",
+    "gpu_type_ids": f"{PROJECT}:gpuTypes",
+    "gpu_count": f"{PROJECT}:gpuCount",
+    "cloud": f"{PROJECT}:cloud",
+    "min_cuda_version": f"the CUDA floor of the vLLM image, from {PROJECT}:vllmVersion",
+    "container_disk_gb": f"{PROJECT}:containerDiskGb",
+    "network_volume_id": f"{PROJECT}:networkVolumeId",
+    "registry_auth_id": f"{PROJECT}:registryAuthId",
+    "max_cost_per_hour": f"{PROJECT}:maxCostPerHour",
+    "ready_timeout_s": f"{PROJECT}:healthTimeoutMinutes × 60",
+    "running": f"{PROJECT}:running",
+}
+
+
+def named(key: str) -> str:
+    """A pod property with the stack setting behind it: `gpu_type_ids (autoglm-runpod:gpuTypes)`."""
+    return f"{key} ({SETTINGS[key]})" if key in SETTINGS else key
+
+
+def setting(key: str) -> str:
+    """The stack setting behind a pod property (the property itself when no setting maps to it)."""
+    return SETTINGS.get(key, key)
 
 INPUT_DEFAULTS: dict[str, Any] = {
     "gpu_count": 1, "cloud": "SECURE", "container_disk_gb": 80, "ports": ["8000/http"], "env": {},
@@ -135,7 +170,7 @@ class PodSpec:
     cloud: str
     container_disk_gb: int
     ports: tuple[str, ...]
-    env: Mapping[str, str]
+    env: Mapping[str, str] = field(repr=False)  # carries the HF token and the vLLM key
     args: str | None
     network_volume_id: str | None
     volume_mount_path: str
@@ -319,17 +354,17 @@ REQUIRED = ("name", "image", "gpu_type_ids", "min_cuda_version")
 def check_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckFailure]]:
     """Defaults filled in, and one failure per bad property (unknown values are checked at `up`)."""
     inputs = {**INPUT_DEFAULTS, **{k: v for k, v in news.items() if k != "__provider"}}
-    failures = [CheckFailure(k, f"{k} is required") for k in REQUIRED if inputs.get(k) is None]
+    failures = [CheckFailure(k, f"{named(k)} is required") for k in REQUIRED if inputs.get(k) is None]
     for key, rule in CHECKS.items():
         value = inputs.get(key)
         if (key in REQUIRED and value is None) or _is_unknown(value):
             continue
         reason = rule(value)
         if reason:
-            failures.append(CheckFailure(key, f"{key} {reason}"))
+            failures.append(CheckFailure(key, f"{named(key)} {reason}"))
     if inputs.get("network_volume_id") and inputs.get("cloud") == "COMMUNITY":
-        failures.append(CheckFailure("network_volume_id", "network_volume_id needs cloud SECURE: RunPod network "
-                                     "volumes exist only in Secure Cloud"))
+        failures.append(CheckFailure("network_volume_id", f"{named('network_volume_id')} needs {named('cloud')} "
+                                     "SECURE: RunPod network volumes exist only in Secure Cloud"))
     return inputs, failures
 
 
@@ -359,8 +394,11 @@ def diff_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
     news = {**INPUT_DEFAULTS, **news}
     changed = [k for k in INPUT_KEYS if _is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
     replaces = [k for k in changed if _needs_new_pod(k, olds, news)]
+    # A pod last seen in ERROR bills without serving: `pulumi up` must act on it (update starts it again, or
+    # refuses `running: false` with what to do), never report it unchanged.
+    errored = olds.get("status") == "ERROR"
     # Create-before-delete (Pulumi's default): the old pod keeps serving until the new one is RUNNING.
-    return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+    return DiffResult(changes=bool(changed) or errored, replaces=replaces, delete_before_replace=False)
 
 
 # ---- the provider ----------------------------------------------------------------------------------------
@@ -369,6 +407,92 @@ def diff_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
 def _poll_interval_s() -> float:
     raw = os.environ.get("RUNPOD_POLL_INTERVAL_S")
     return float(raw) if raw else POLL_INTERVAL_S
+
+
+def stack_of(name: str) -> str | None:
+    """The stack whose pod is named `name` (the inverse of `pod_name(stack, STACK_POD_RESOURCE)`), if any."""
+    suffix = f"-{STACK_POD_RESOURCE}"
+    if name.startswith(POD_NAME_PREFIX) and name.endswith(suffix):
+        stack = name[len(POD_NAME_PREFIX):-len(suffix)]
+        if stack and pod_name(stack, STACK_POD_RESOURCE) == name:
+            return stack
+    return None
+
+
+def sweep_hint(name: str) -> str:
+    """How a user finds, and ends, pods named `name` that bill outside the state."""
+    stack = stack_of(name)
+    if stack is None:
+        return (f"`python -m components.pods list` shows every pod named {name!r}; end the ones not in the "
+                "stack's state in RunPod's console")
+    return (f"`python -m components.pods sweep --stack {stack}` lists them (add `--keep` with the stack's own "
+            "pod_id, if it has one, and `--yes` to terminate the others)")
+
+
+@dataclass
+class _Landings:
+    """What one `create` sent and saw: the creates RunPod answered with an error or a timeout (each may still
+    make a pod, even minutes later) and every pod named like ours that was not there before. Per call: the
+    provider keeps no per-call state on itself."""
+
+    already: frozenset[str]  # namesakes from before the first create: never ours
+    unanswered_creates: int = 0
+    answered_creates: int = 0
+    last_unanswered_at: float = 0.0
+    seen: set[str] = field(default_factory=set)
+    lookup_error: RunPodError | None = None
+
+    def unanswered(self, at: float) -> None:
+        self.unanswered_creates += 1
+        self.last_unanswered_at = at
+
+    def answered(self, pod_id: str) -> None:
+        self.answered_creates += 1
+        self.seen.add(pod_id)
+
+    def accounted(self) -> bool:
+        """Every create that may have made a pod is matched by a pod seen: none can still land."""
+        return len(self.seen) >= self.unanswered_creates + self.answered_creates
+
+    @staticmethod
+    def grace_s(client: RunPodClient) -> float:
+        return max(LANDING_GRACE_S, client.create_read_timeout_s)
+
+    def look(self, client: RunPodClient, spec: PodSpec) -> list[PodInfo]:
+        """Our pods not terminated, oldest first (one list call; its errors are the caller's)."""
+        mine = [p for p in client.list_pods() if p.name == spec.name and p.id not in self.already]
+        self.seen.update(p.id for p in mine)
+        return sorted((p for p in mine if p.status != "TERMINATED"), key=lambda p: p.created_at or "")
+
+    def watch(self, client: RunPodClient, spec: PodSpec, grace_s: float, done: Callable[[list[PodInfo]], bool],
+              on_seen: Callable[[PodInfo], None] | None = None) -> list[PodInfo]:
+        """Look every poll interval until a look answers and `done(our live pods)` holds, at most until
+        `grace_s` after the last unanswered create. Lookup errors are kept in `lookup_error`, not raised:
+        it is None when the last look answered."""
+        deadline = self.last_unanswered_at + grace_s
+        warned = False
+        while True:
+            made: list[PodInfo] = []
+            try:
+                made = self.look(client, spec)
+                self.lookup_error = None
+            except RunPodError as e:
+                self.lookup_error = e
+                if not warned:
+                    pulumi.log.warn(f"{spec.describe()}: could not look for pods the failed create(s) may have made "
+                                    f"({e}); looking again every {_poll_interval_s():g} s, creating no other pod "
+                                    "meanwhile")
+                    warned = True
+            else:
+                for pod in made:
+                    if on_seen is not None:
+                        on_seen(pod)
+                if done(made):
+                    return made
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return made
+            time.sleep(min(_poll_interval_s(), remaining))
 
 
 class PodProvider(ResourceProvider):
@@ -403,38 +527,39 @@ class PodProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         spec = PodSpec.from_props(props)
         client = self._client()
-        already = self._namesakes(client, spec)
-        pod = self._place(client, spec, already)
+        ledger = _Landings(already=self._namesakes(client, spec))
+        pod = self._place(client, spec, ledger)
         try:
             pod = self._wait_running(client, pod, spec)
-            self._end_duplicates(client, spec, already, keep=pod.id)
+            self._end_duplicates(client, spec, ledger, keep=pod.id)
             self._verify_host(pod, spec)
             if not spec.running:
                 pod = self._stop(client, pod, spec)
         except PodError as e:
-            raise PodError(f"{e} {self._terminate_after_failure(client, pod.id)}") from None
+            raise PodError(f"{e} {self._terminate_after_failure(client, spec, pod.id, ledger)}") from None
         except Exception as e:
-            raise PodError(f"{spec.describe()} {pod.id}: {e}. {self._terminate_after_failure(client, pod.id)}") from e
+            raise PodError(f"{spec.describe()} {pod.id}: {e}. "
+                           f"{self._terminate_after_failure(client, spec, pod.id, ledger)}") from e
         except BaseException:  # interrupted: still do not leave a billing pod behind
-            self._terminate_after_failure(client, pod.id)
+            self._terminate_after_failure(client, spec, pod.id)
             raise
         return CreateResult(pod.id, self._outputs(spec, pod))
 
     @staticmethod
-    def _namesakes(client: RunPodClient, spec: PodSpec) -> set[str]:
+    def _namesakes(client: RunPodClient, spec: PodSpec) -> frozenset[str]:
         """Pods named like ours before we create: never adopted (a replacement's predecessor has our name)."""
-        already = {p.id for p in client.list_pods() if p.name == spec.name}
+        already = frozenset(p.id for p in client.list_pods() if p.name == spec.name)
         if already:
             pulumi.log.info(f"{len(already)} other pod(s) named {spec.name!r} exist ({', '.join(sorted(already))});"
                             " if none is this stack's, `python -m components.pods list` shows what they cost")
         return already
 
-    def _place(self, client: RunPodClient, spec: PodSpec, already: set[str]) -> PodInfo:
+    def _place(self, client: RunPodClient, spec: PodSpec, ledger: _Landings) -> PodInfo:
         """Try each GPU type in order; the first that RunPod places wins."""
         refusals: list[tuple[str, RunPodError]] = []
         for gpu in spec.gpu_type_ids:
             try:
-                pod = self._create_one(client, spec, gpu, already)
+                pod = self._create_one(client, spec, gpu, ledger)
             except (NoCapacity, BadRequest, Forbidden) as e:  # RunPod's advice: move to the next candidate
                 pulumi.log.info(f"{spec.describe()}: {gpu} refused ({e.detail or e}); trying the next GPU type")
                 refusals.append((gpu, e))
@@ -444,51 +569,91 @@ class PodProvider(ResourceProvider):
             return pod
         raise PodError(self._nowhere_message(client, spec, refusals))
 
-    def _create_one(self, client: RunPodClient, spec: PodSpec, gpu: str, already: set[str]) -> PodInfo:
-        """One GPU type. A 5xx or timeout may hide a pod RunPod made anyway: adopt it, never make a second."""
+    def _create_one(self, client: RunPodClient, spec: PodSpec, gpu: str, ledger: _Landings) -> PodInfo:
+        """One GPU type. A 5xx or timeout may hide a pod RunPod made anyway (now or later): adopt it, never
+        make a second blind; when every attempt failed, watch for late ones before giving up."""
+        lookups = client.without_retries()  # the watch polls: one answer per look
+        grace = ledger.grace_s(client)
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
-                return client.create_pod(spec.create_body(gpu))
+                pod = client.create_pod(spec.create_body(gpu))
             except (ServerError, TransportError) as e:
+                ledger.unanswered(time.monotonic())
                 time.sleep(_poll_interval_s() * attempt)  # a create still in flight gets time to land
-                adopted = self._adopt(client, spec, already)
-                if adopted is not None:
-                    pulumi.log.warn(f"{spec.describe()}: RunPod answered the create with an error ({e}) but "
-                                    f"made pod {adopted.id}; adopting it")
-                    return adopted
-                if attempt == CREATE_ATTEMPTS:
-                    raise PodError(f"RunPod failed {CREATE_ATTEMPTS} creates of {spec.describe()} on {gpu} ({e}); "
-                                   "no such pod exists, so nothing bills. Run `pulumi up` again later.") from None
+                # Until a look answers, another create could stack a second pod on the first.
+                made = ledger.watch(lookups, spec, grace, done=lambda _: True)
+                if made:
+                    return self._adopt(client, spec, made, e)
+                if ledger.lookup_error is not None:
+                    raise PodError(self._lost_creates(spec, gpu, ledger, e, grace)) from None
+                if attempt < CREATE_ATTEMPTS:
+                    continue
+                pulumi.log.warn(f"{spec.describe()}: {ledger.unanswered_creates} create(s) on {gpu} got no clear "
+                                f"answer ({e}); looking up to {grace:g} s for a pod RunPod made anyway, so none "
+                                "bills unseen")
+                made = ledger.watch(lookups, spec, grace, done=bool)
+                if made:
+                    return self._adopt(client, spec, made, e)
+                raise PodError(self._lost_creates(spec, gpu, ledger, e, grace)) from None
+            ledger.answered(pod.id)
+            return pod
         raise AssertionError("unreachable")
 
-    def _adopt(self, client: RunPodClient, spec: PodSpec, already: set[str]) -> PodInfo | None:
-        """The pod a lost create made: named like ours, not there before. Extra ones are terminated."""
-        made = self._made_by_us(client, spec, already)
-        for extra in made[1:]:
-            self._terminate_after_failure(client, extra.id)
-        return made[0] if made else None
-
     @staticmethod
-    def _made_by_us(client: RunPodClient, spec: PodSpec, already: set[str]) -> list[PodInfo]:
-        return sorted((p for p in client.list_pods() if p.name == spec.name and p.id not in already
-                       and p.status != "TERMINATED"), key=lambda p: p.created_at or "")
+    def _lost_creates(spec: PodSpec, gpu: str, ledger: _Landings, error: RunPodError, grace: float) -> str:
+        """Why no pod came of the creates, without claiming more than the lookups showed."""
+        if ledger.lookup_error is None:
+            outcome = (f"no pod named {spec.name!r} appeared within {grace:g} s of the last one. Should one "
+                       f"appear later, it bills outside this stack: {sweep_hint(spec.name)}.")
+        else:
+            outcome = (f"whether RunPod made a pod anyway is unknown, because listing pods failed too "
+                       f"({ledger.lookup_error}). A pod named {spec.name!r} may bill outside this stack: "
+                       f"{sweep_hint(spec.name)}.")
+        return (f"RunPod failed {ledger.unanswered_creates} create(s) of {spec.describe()} on {gpu} ({error}); "
+                f"{outcome} Run `pulumi up` again later.")
 
-    def _end_duplicates(self, client: RunPodClient, spec: PodSpec, already: set[str], keep: str) -> None:
-        """A create that timed out may still land after a retry made another pod: keep exactly one."""
-        try:
-            made = self._made_by_us(client, spec, already)
-        except RunPodError as e:
-            pulumi.log.warn(f"{spec.describe()}: could not check for duplicate pods ({e})")
-            return
-        for extra in made:
-            if extra.id != keep:
-                pulumi.log.warn(f"{spec.describe()}: a late create made pod {extra.id} as well; ending it")
-                self._terminate_after_failure(client, extra.id)
+    def _adopt(self, client: RunPodClient, spec: PodSpec, made: list[PodInfo], error: RunPodError) -> PodInfo:
+        """The oldest pod a lost create made is ours; any other one is terminated."""
+        for extra in made[1:]:
+            pulumi.log.warn(f"{spec.describe()}: a lost create made pod {extra.id} as well; ending it")
+            self._terminate_after_failure(client, spec, extra.id)
+        pulumi.log.warn(f"{spec.describe()}: RunPod answered the create with an error ({error}) but made pod "
+                        f"{made[0].id}; adopting it")
+        return made[0]
+
+    def _end_duplicates(self, client: RunPodClient, spec: PodSpec, ledger: _Landings, keep: str | None) -> str:
+        """A create that failed or timed out may land after another attempt made our pod: keep at most `keep`,
+        watching until every such create is accounted for or the grace window ends. Returns a sentence for
+        an error message when some may still land."""
+        if ledger.unanswered_creates:
+            if not ledger.accounted():
+                pulumi.log.info(f"{spec.describe()}: waiting up to {ledger.grace_s(client):g} s after the last "
+                                "create RunPod never answered, so a pod it makes late does not bill unseen")
+            ledger.watch(client.without_retries(), spec, ledger.grace_s(client), done=lambda _: ledger.accounted(),
+                         on_seen=lambda extra: self._end_extra(client, spec, extra, keep))
+        else:  # no create went unanswered: one look for a namesake made meanwhile
+            try:
+                for extra in ledger.look(client, spec):
+                    self._end_extra(client, spec, extra, keep)
+            except RunPodError as e:
+                pulumi.log.warn(f"{spec.describe()}: could not check for duplicate pods ({e})")
+        if ledger.accounted():
+            return ""
+        missing = ledger.unanswered_creates + ledger.answered_creates - len(ledger.seen)
+        hint = (f"{missing} create(s) RunPod never answered may still make a pod named {spec.name!r}, billing "
+                f"outside this stack: {sweep_hint(spec.name)}.")
+        pulumi.log.warn(f"{spec.describe()}: {hint}")
+        return hint
+
+    def _end_extra(self, client: RunPodClient, spec: PodSpec, extra: PodInfo, keep: str | None) -> None:
+        if extra.id != keep and extra.status != "TERMINATED":
+            pulumi.log.warn(f"{spec.describe()}: a late create made pod {extra.id} as well; ending it")
+            self._terminate_after_failure(client, spec, extra.id)
 
     def _nowhere_message(self, client: RunPodClient, spec: PodSpec, refusals: list[tuple[str, RunPodError]]) -> str:
         reasons = "; ".join(f"{gpu}: {(e.detail or str(e)).rstrip('.')}" for gpu, e in refusals)
-        head = (f"no GPU type in gpu_type_ids could be placed for {spec.describe()} ({spec.gpu_count} GPU, "
-                f"CUDA ≥ {spec.min_cuda_version}, {spec.cloud} cloud): {reasons}.")
+        head = (f"no GPU type in {named('gpu_type_ids')} could be placed for {spec.describe()} ({spec.gpu_count} "
+                f"GPU, CUDA ≥ {spec.min_cuda_version}, {spec.cloud} cloud): {reasons}.")
         if refusals and not any(isinstance(e, NoCapacity | Forbidden) for _, e in refusals):
             return (f"{head} Every type refused the request the same way, so the request itself is the likely "
                     f"problem: {refusals[-1][1].detail}")
@@ -496,20 +661,22 @@ class PodProvider(ResourceProvider):
 
     def _suggestions(self, client: RunPodClient, spec: PodSpec) -> str:
         other = "COMMUNITY" if spec.cloud == "SECURE" else "SECURE"
-        tips = [f"set cloud to {other}", "retry later"]
+        tips = [f"set {setting('cloud')} to {other}", "retry later"]
         try:
             catalog = client.list_gpu_types(count=spec.gpu_count, cloud=spec.cloud,
                                             min_cuda_version=spec.min_cuda_version)
         except RunPodError:
-            return "; ".join(["other GPU types in gpu_type_ids", *tips])
+            return "; ".join([f"other GPU types in {setting('gpu_type_ids')}", *tips])
         free = sorted((g for g in catalog if g.get("availability", "NONE") != "NONE"
                        and g["id"] not in spec.gpu_type_ids),
                       key=lambda g: g.get("price", {}).get(spec.cloud.lower(), 0.0))
         if free:
             names = ", ".join(f"{g['id']} ({g.get('memory', '?')} GB, {g.get('availability')})" for g in free[:5])
-            tips.insert(0, f"add GPU types RunPod has free now at CUDA ≥ {spec.min_cuda_version}: {names}")
+            tips.insert(0, f"add to {setting('gpu_type_ids')} GPU types RunPod has free now at CUDA ≥ "
+                           f"{spec.min_cuda_version}: {names}")
         else:
-            tips.insert(0, "other GPU types (RunPod's catalog shows none free right now at this CUDA floor)")
+            tips.insert(0, f"other GPU types in {setting('gpu_type_ids')} (RunPod's catalog shows none free right "
+                           "now at this CUDA floor)")
         return "; ".join(tips)
 
     # waiting --------------------------------------------------------------------------------------------
@@ -523,10 +690,12 @@ class PodProvider(ResourceProvider):
         while pod.status != "RUNNING":
             elapsed = time.monotonic() - started
             if pod.status in FAILED_STATUSES:
-                raise PodError(self._failure(client, pod, f"turned {pod.status} after {elapsed:.0f} s", first))
+                raise PodError(self._failure(client, pod, spec, f"turned {pod.status} after {elapsed:.0f} s",
+                                             first))
             if time.monotonic() >= deadline:
                 raise PodError(self._failure(
-                    client, pod, f"was still {pod.status} after {spec.ready_timeout_s} s (ready_timeout_s)", first))
+                    client, pod, spec, f"was still {pod.status} after {spec.ready_timeout_s} s "
+                    f"({named('ready_timeout_s')}: raise it if the pod is only slow to start)", first))
             if polls % PROGRESS_EVERY_POLLS == 0 or pod.status != seen:
                 pulumi.log.info(f"{spec.describe()} {pod.id}: {pod.status} for {elapsed:.0f} s "
                                 f"(waiting up to {spec.ready_timeout_s} s for RUNNING)")
@@ -538,19 +707,19 @@ class PodProvider(ResourceProvider):
         pulumi.log.info(f"{spec.describe()} {pod.id}: RUNNING after {time.monotonic() - started:.0f} s")
         return pod
 
-    def _poll(self, client: RunPodClient, pod: PodInfo) -> PodInfo:
+    def _poll(self, client: RunPodClient, pod: PodInfo, doing: str = "starting") -> PodInfo:
         """One status read; a transient failure (after the client's retries) keeps the last known state."""
         try:
             return client.get_pod(pod.id)
         except NotFound:
-            raise PodError(f"pod {pod.id} disappeared while starting (terminated outside this stack?)") from None
+            raise PodError(f"pod {pod.id} disappeared while {doing} (terminated outside this stack?)") from None
         except (ServerError, TransportError) as e:
             pulumi.log.warn(f"pod {pod.id}: status read failed ({e}); polling on")
             return pod
 
-    def _failure(self, client: RunPodClient, pod: PodInfo, what: str, poll_s: float) -> str:
+    def _failure(self, client: RunPodClient, pod: PodInfo, spec: PodSpec, what: str, poll_s: float) -> str:
         lines = self._system_log(client, pod.id, poll_s)
-        cause = explain(lines, pod)
+        cause = explain(lines, pod, spec.min_cuda_version)
         if lines and cause.endswith("log above"):
             pulumi.log.error(f"pod {pod.id} system log (last lines):\n" + "\n".join(lines[-15:]))
         where = f"{pod.gpu_type_id or '?'} in {pod.data_center_id or '?'}, host CUDA {pod.cuda_version or 'unknown'}"
@@ -572,49 +741,71 @@ class PodProvider(ResourceProvider):
             pulumi.log.warn(f"pod {pod.id}: RunPod did not report the host's CUDA version; it reached RUNNING, "
                             "so the image's CUDA requirement was met")
         elif _version(pod.cuda_version) < _version(spec.min_cuda_version):
-            raise PodError(f"pod {pod.id} landed on a host with CUDA {pod.cuda_version}, below min_cuda_version "
-                           f"{spec.min_cuda_version}.")
+            raise PodError(f"pod {pod.id} landed on a host with CUDA {pod.cuda_version}, below "
+                           f"{named('min_cuda_version')} {spec.min_cuda_version}: RunPod placed it below the floor "
+                           "the create asked for; retry with `pulumi up`.")
         if spec.max_cost_per_hour is not None and pod.cost_per_hr > spec.max_cost_per_hour:
             raise PodError(f"pod {pod.id} on {pod.gpu_type_id} costs ${pod.cost_per_hr:.2f}/h, above "
-                           f"max_cost_per_hour ${spec.max_cost_per_hour:.2f}: list cheaper GPU types first or "
-                           "raise max_cost_per_hour.")
+                           f"{named('max_cost_per_hour')} ${spec.max_cost_per_hour:.2f}: list cheaper GPU types "
+                           f"first in {setting('gpu_type_ids')}, or raise {setting('max_cost_per_hour')}.")
 
-    def _terminate_after_failure(self, client: RunPodClient, pod_id: str) -> str:
-        """Best effort: a failed pod must not bill. Returns the sentence to add to the error."""
+    def _terminate_after_failure(self, client: RunPodClient, spec: PodSpec, pod_id: str,
+                                 ledger: _Landings | None = None) -> str:
+        """Best effort: a failed pod must not bill. Returns the sentence to add to the error; with a ledger of
+        creates RunPod never answered, also ends (or names) the pods those may still make."""
         try:
             client.terminate_pod(pod_id)
         except NotFound:
-            return f"Pod {pod_id} is already gone, so nothing bills."
+            sentence = f"Pod {pod_id} is already gone, so it does not bill."
         except RunPodError as e:
             pulumi.log.error(f"pod {pod_id}: terminate failed ({e})")
-            return (f"Terminating pod {pod_id} failed too ({e}): it bills until you end it "
-                    f"(`python -m components.pods sweep --yes`).")
-        pulumi.log.info(f"pod {pod_id}: terminated")
-        return f"Pod {pod_id} was terminated, so it does not bill."
+            sentence = (f"Terminating pod {pod_id} failed too ({e}): it bills until you end it "
+                        f"({sweep_hint(spec.name)}).")
+        else:
+            pulumi.log.info(f"pod {pod_id}: terminated")
+            sentence = f"Pod {pod_id} was terminated, so it does not bill."
+        if ledger is not None and ledger.unanswered_creates:
+            late = self._end_duplicates(client, spec, ledger, keep=None)
+            sentence = f"{sentence} {late}" if late else sentence
+        return sentence
 
     # stop / start ----------------------------------------------------------------------------------------
 
     def _stop(self, client: RunPodClient, pod: PodInfo, spec: PodSpec) -> PodInfo:
-        """Stop (GPU released, disk kept). Already stopped is fine (RunPod answers 409)."""
-        if pod.status in STOPPED_STATUSES:
-            return pod
-        with contextlib.suppress(Conflict):  # the status moved on since we read it; the next read tells
-            client.pod_action(pod.id, "stop")
+        """Stop (GPU released, disk kept) and return once RunPod reports the pod stopped. A pod in ERROR cannot
+        be stopped (it bills), and a stop not done within STOP_TIMEOUT_S fails: neither is recorded stopped."""
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        pod = client.get_pod(pod.id)
-        while pod.status not in STOPPED_STATUSES and time.monotonic() < deadline:
-            time.sleep(_poll_interval_s())
-            pod = client.get_pod(pod.id)
+        accepted = False
+        while pod.status not in STOPPED_STATUSES:
+            if pod.status == "ERROR":
+                raise PodError(errored_message(pod))
+            if time.monotonic() >= deadline:
+                raise PodError(
+                    f"RunPod did not stop pod {pod.id} within {STOP_TIMEOUT_S:g} s: it is {pod.status} and bills "
+                    f"${pod.cost_per_hr:.2f}/h. Run `pulumi up` again to retry the stop ({setting('running')} is "
+                    f"false), or `pulumi destroy` to end the pod; {sweep_hint(spec.name)}.")
+            if not accepted:
+                try:
+                    client.pod_action(pod.id, "stop")
+                    accepted = True
+                except Conflict:
+                    pass  # the status moved on, or the pod is busy: the next read tells, and the stop is re-sent
+            time.sleep(min(_poll_interval_s(), max(0.0, deadline - time.monotonic())))
+            pod = self._poll(client, pod, "stopping")
         pulumi.log.info(f"{spec.describe()} {pod.id}: {pod.status} (stopped: the GPU is released, the disk kept)")
         return pod
 
     def _start(self, client: RunPodClient, pod: PodInfo, spec: PodSpec) -> PodInfo:
+        if pod.status == "ERROR":
+            pulumi.log.warn(f"{spec.describe()} {pod.id}: in ERROR (it bills ${pod.cost_per_hr:.2f}/h); starting it "
+                            "again")
         try:
             started = client.pod_action(pod.id, "start")
         except NoCapacity as e:
             raise PodError(
                 f"RunPod refused to start pod {pod.id}: \"{e.detail}\" A stopped pod resumes on its own host, and "
-                "that host has no free GPU now. Either retry later (`pulumi up`), or get a new host with "
+                "that host has no free GPU now. Either retry later (`pulumi up`), keep it stopped meanwhile with "
+                f"`pulumi config set {setting('running')} false`, or get a new host with "
                 "`pulumi up --replace <the pod's URN>` (`pulumi stack --show-urns` lists it); a new pod starts "
                 "with an empty container disk.") from None
         except Conflict:
@@ -631,6 +822,8 @@ class PodProvider(ResourceProvider):
             return ReadResult(None, {})
         if pod.status == "TERMINATED":
             return ReadResult(None, {})
+        if pod.status == "ERROR":
+            pulumi.log.warn(errored_message(pod))
         outs = live_outputs({k: v for k, v in props.items() if k != "__provider"}, pod)
         return ReadResult(id_, outs, {k: outs[k] for k in INPUT_KEYS if k in outs})
 
@@ -642,13 +835,15 @@ class PodProvider(ResourceProvider):
         except NotFound:
             raise PodError(f"pod {id_} no longer exists: run `pulumi refresh`, then `pulumi up` to create it "
                            "again") from None
+        if not spec.running and pod.status == "ERROR":
+            raise PodError(errored_message(pod))  # before any change: stopping cannot end its billing
         patch = spec.patch_body(olds)
         if patch:
             pulumi.log.info(f"{spec.describe()} {id_}: updating {', '.join(sorted(patch))} in place")
             pod = client.update_pod(id_, patch)
         if not spec.running:
             return UpdateResult(self._outputs(spec, self._stop(client, pod, spec)))
-        if pod.status in STOPPED_STATUSES:
+        if pod.status in STOPPED_STATUSES or pod.status == "ERROR":
             pod = self._start(client, pod, spec)
         if pod.status != "RUNNING":
             try:
@@ -667,8 +862,8 @@ class PodProvider(ResourceProvider):
                 return f"Pod {pod_id} was stopped so it does not bill GPU time; fix the cause and `pulumi up`."
         except RunPodError as e:
             return f"Pod {pod_id} could not be stopped ({e}) and may bill: `pulumi destroy` or fix and `pulumi up`."
-        return (f"Pod {pod_id} is {pod.status} and may bill: `pulumi up --replace` on it for a new pod, or "
-                "`pulumi destroy`.")
+        return (f"Pod {pod_id} is {pod.status} and may bill: `pulumi up --replace <the pod's URN>` for a new pod, "
+                "or `pulumi destroy`.")
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         try:
@@ -683,10 +878,21 @@ class PodProvider(ResourceProvider):
                 "data_center_id": pod.data_center_id, "endpoint_url": spec.endpoint_url(pod.id)}
 
 
+def errored_message(pod: PodInfo) -> str:
+    """A pod in ERROR: its container failed for good, yet it holds its GPU and bills, and RunPod allows only
+    start or terminate on it, so `running: false` cannot end its billing."""
+    return (f"pod {pod.id} ({pod.name}) is in ERROR: its container failed, yet RunPod keeps its GPU and bills "
+            f"${pod.cost_per_hr:.2f}/h, and a pod in ERROR can only be started or terminated, not stopped "
+            f"(so {named('running')} false cannot end the billing). Get a new pod with "
+            "`pulumi up --replace <the pod's URN>` (`pulumi stack --show-urns` lists it), or end it with "
+            f"`pulumi destroy`; `python -m components.logs {pod.id} --source system` shows why it failed.")
+
+
 def live_outputs(old: Mapping[str, Any], pod: PodInfo) -> dict[str, Any]:
     """Outputs refreshed from RunPod: live facts, plus drift in what a pod carries itself (its image,
     name, args, ports, disk, count, cloud) so the next `pulumi up` puts it back. `env` is kept as declared:
-    RunPod may add variables of its own. A stopped pod records `running: false`."""
+    RunPod may add variables of its own. A stopped pod (EXITED) records `running: false`; a pod in ERROR
+    holds its GPU and bills, so it records `running: true` (and `status: ERROR`), never "stopped"."""
     outs: dict[str, Any] = {**INPUT_DEFAULTS, **old}
     outs.update(name=pod.name, image=pod.image or outs.get("image"), ports=list(pod.ports) or outs.get("ports"),
                 running=pod.status not in STOPPED_STATUSES)
@@ -711,18 +917,21 @@ def live_outputs(old: Mapping[str, Any], pod: PodInfo) -> dict[str, Any]:
     return outs
 
 
-def explain(lines: Sequence[str], pod: PodInfo) -> str:
-    """Name the cause of a failed start from the pod's system log."""
+def explain(lines: Sequence[str], pod: PodInfo, min_cuda_version: str | None = None) -> str:
+    """Name the cause of a failed start from the pod's system log, and the setting that fixes it."""
     text, image = "\n".join(lines), pod.image or "the image"
     if m := _CUDA_GATE.search(text):
+        asked = f"requested CUDA ≥ {min_cuda_version}" if min_cuda_version else "requested a lower CUDA floor"
         return (f"the host's NVIDIA driver is too old for the image: {image} requires CUDA ≥ {m.group(1)} "
                 f"(nvidia-container-cli: unsatisfied condition: cuda>={m.group(1)}) but the host reports "
-                f"{pod.cuda_version or 'an older one'}. Set min_cuda_version to at least {m.group(1)} so RunPod "
-                "only offers hosts that can run it")
+                f"{pod.cuda_version or 'an older one'}. The pod must request the image's CUDA floor, and it "
+                f"{asked} ({named('min_cuda_version')}): check that {PROJECT}:vllmVersion is the vLLM version "
+                f"the image was built from, so RunPod only offers hosts with CUDA ≥ {m.group(1)}")
     if _PULL_FAILED.search(text):
-        return f"RunPod could not pull {image}: check the image reference and registry_auth_id"
+        return (f"RunPod could not pull {image}: check the image reference ({setting('image')}) and, for a "
+                f"private registry, {named('registry_auth_id')}")
     if _DISK_FULL.search(text):
-        return "the container disk filled up: raise container_disk_gb"
+        return f"the container disk filled up: raise {named('container_disk_gb')}"
     if not lines:
         return "RunPod's system log for it was empty or unreadable"
     return f"the last system log line is {lines[-1]!r}; see the log above"

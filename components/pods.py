@@ -3,9 +3,10 @@
     python -m components.pods list [--stack STACK]
     python -m components.pods sweep [--stack STACK] [--keep POD_ID ...] [--yes]
 
-Only pods whose name carries the project prefix (`autoglm-runpod-`, or `autoglm-runpod-STACK-` with
-`--stack`) are ever listed or touched. `sweep` shows what it would terminate (every such pod not kept)
-and terminates only with `--yes`. Keep a stack's live pod with `--keep $(pulumi stack output pod_id)`.
+Only pods whose name carries the project prefix (`autoglm-runpod-`) are ever listed or touched; with
+`--stack STACK`, only the pods named exactly as that stack names its pod (`autoglm-runpod-STACK-autoglm-pod`),
+so `--stack dev` never touches stack `dev-eu`. `sweep` shows what it would terminate (every such pod not
+kept) and terminates only with `--yes`. Keep a stack's live pod with `--keep $(pulumi stack output pod_id)`.
 The key comes from `RUNPOD_API_KEY` (the URL from `RUNPOD_API_URL`, for tests). Exit status: 0 done,
 1 RunPod refused or a terminate failed, 2 bad arguments.
 """
@@ -17,18 +18,36 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from components.pod import POD_NAME_PREFIX
-from components.runpod_api import Forbidden, MissingApiKey, NotFound, PodInfo, RunPodClient, RunPodError, Unauthorized
+from components.pod import POD_NAME_PREFIX, STACK_POD_RESOURCE, pod_name
+from components.runpod_api import (
+    Forbidden,
+    MissingApiKey,
+    NotFound,
+    PodInfo,
+    RunPodClient,
+    RunPodError,
+    Unauthorized,
+)
 
 
 class SweepRefused(Exception):
     """A sweep that could end a pod the user meant to keep."""
 
 
+def stack_pod_name(stack: str) -> str:
+    """The exact RunPod name of a stack's pod (components/service.py makes it with `pod_name`)."""
+    return pod_name(stack, STACK_POD_RESOURCE)
+
+
+def is_ours(name: str, stack: str | None) -> bool:
+    """Without a stack: any name with the project prefix. With one: exactly that stack's pod name; a prefix
+    would let stack `dev` match stack `dev-eu`'s pods."""
+    return name == stack_pod_name(stack) if stack else name.startswith(POD_NAME_PREFIX)
+
+
 def project_pods(client: RunPodClient, stack: str | None = None) -> list[PodInfo]:
-    """This project's pods (by name prefix), oldest first; other pods are never returned."""
-    prefix = f"{POD_NAME_PREFIX}{stack}-" if stack else POD_NAME_PREFIX
-    return sorted((p for p in client.list_pods() if p.name.startswith(prefix)), key=lambda p: p.created_at or "")
+    """This project's pods (see `is_ours`), oldest first; other pods are never returned."""
+    return sorted((p for p in client.list_pods() if is_ours(p.name, stack)), key=lambda p: p.created_at or "")
 
 
 def age(created_at: str | None, now: datetime) -> str:
@@ -53,7 +72,7 @@ def table(pods: Sequence[PodInfo], now: datetime) -> str:
 def list_command(client: RunPodClient, stack: str | None) -> int:
     pods = project_pods(client, stack)
     if not pods:
-        print(f"no pods named {_prefix(stack)}* in this RunPod account")
+        print(f"no pods named {_matched(stack)} in this RunPod account")
         return 0
     print(table(pods, datetime.now(UTC)))
     return 0
@@ -64,11 +83,11 @@ def sweep_command(client: RunPodClient, stack: str | None, keep: Sequence[str], 
     unknown = sorted(set(keep) - {p.id for p in pods})
     if unknown:
         # A mistyped --keep would end the very pod it meant to keep.
-        raise SweepRefused(f"--keep {' '.join(unknown)} matches no pod named {_prefix(stack)}*: check the id "
+        raise SweepRefused(f"--keep {' '.join(unknown)} matches no pod named {_matched(stack)}: check the id "
                            "(`python -m components.pods list`); nothing was terminated")
     doomed = [p for p in pods if p.id not in keep]
     if not doomed:
-        print(f"nothing to sweep: no pod named {_prefix(stack)}* besides the ones kept")
+        print(f"nothing to sweep: no pod named {_matched(stack)} besides the ones kept")
         return 0
     print(("terminating" if yes else "would terminate") + f" {len(doomed)} pod(s):")
     print(table(doomed, datetime.now(UTC)))
@@ -89,8 +108,9 @@ def sweep_command(client: RunPodClient, stack: str | None, keep: Sequence[str], 
     return 1 if failed else 0
 
 
-def _prefix(stack: str | None) -> str:
-    return f"{POD_NAME_PREFIX}{stack}-" if stack else POD_NAME_PREFIX
+def _matched(stack: str | None) -> str:
+    """How the matched names read in messages: `autoglm-runpod-*`, or the stack's exact pod name."""
+    return stack_pod_name(stack) if stack else f"{POD_NAME_PREFIX}*"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -100,7 +120,8 @@ def parser() -> argparse.ArgumentParser:
     for name, help_text in (("list", "print the project's pods: id, name, status, GPU, $/h, age"),
                             ("sweep", "terminate the project's pods except the kept ones (dry run without --yes)")):
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--stack", help="only pods of this stack (named autoglm-runpod-STACK-*)")
+        sub.add_argument("--stack", help=f"only this stack's pods: named exactly {stack_pod_name('STACK')} "
+                                         "(so --stack dev never matches stack dev-eu's pods)")
         if name == "sweep":
             sub.add_argument("--keep", nargs="+", default=[], metavar="POD_ID", help="pods to leave alone")
             sub.add_argument("--yes", action="store_true", help="really terminate (otherwise only list them)")
@@ -109,8 +130,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    client = RunPodClient.from_env()
     try:
+        client = RunPodClient.from_env()
         if args.command == "list":
             return list_command(client, args.stack)
         return sweep_command(client, args.stack, args.keep, args.yes)

@@ -12,6 +12,8 @@ The API key never appears in an exception, a log line or a repr.
 
 from __future__ import annotations
 
+import copy
+import ipaddress
 import json
 import os
 import re
@@ -20,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 import urllib3
@@ -60,6 +62,15 @@ class RunPodError(Exception):
 
 class MissingApiKey(RunPodError):
     """No RunPod API key was configured."""
+
+
+class InvalidApiKey(RunPodError):
+    """The configured key cannot be a RunPod key (whitespace or a non-printable character): refused before
+    any request, because HTTP libraries quote a bad header value, key included, in their errors."""
+
+
+class InsecureApiUrl(RunPodError):
+    """The API URL would send the key in clear (plain http to a host that is not this machine)."""
 
 
 class InvalidRequest(RunPodError):
@@ -199,6 +210,9 @@ class RunPodClient:
                  backoff_factor_s: float = BACKOFF_FACTOR_S) -> None:
         self._api_key = api_key or ""
         self.base_url = (base_url or DEFAULT_API_URL).rstrip("/")
+        check_api_url(self.base_url)
+        if self._api_key:
+            check_api_key(self._api_key)
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
         self.create_read_timeout_s = create_read_timeout_s
@@ -217,6 +231,13 @@ class RunPodClient:
         """Override every read timeout, create included; None keeps the defaults."""
         if seconds:
             self.read_timeout_s = self.create_read_timeout_s = seconds
+
+    def without_retries(self) -> RunPodClient:
+        """A copy that sends each call once (no retry of 429, 5xx or a dropped connection): for callers that
+        poll and so retry on their own schedule."""
+        clone = copy.copy(self)
+        clone.retries = 0
+        return clone
 
     def __repr__(self) -> str:
         return f"RunPodClient(base_url={self.base_url!r}, api_key={'***' if self._api_key else None})"
@@ -350,7 +371,7 @@ class RunPodClient:
         return self._scrub(text[:200])
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return scrub(text, self._api_key)
 
     def _stream(self, pod_id: str, params: Mapping[str, str], last_event_id: str | None,
                 idle_s: float) -> requests.Response:
@@ -447,6 +468,64 @@ def _log_event(data: str, event_id: str) -> LogLine | None:
         return None
     return LogLine(source=str(payload.get("source", "")), line=str(payload.get("line", "")),
                    ts=str(payload.get("ts", "")), event_id=event_id)
+
+
+KEY_SOURCES = "RUNPOD_API_KEY or autoglm-runpod:runpodApiKey"
+URL_SOURCES = "RUNPOD_API_URL or autoglm-runpod:runpodApiUrl"
+_CHAR_NAMES = {"\r": "a carriage return (\\r)", "\n": "a line feed (\\n)", "\t": "a tab", " ": "a space"}
+
+
+def check_api_key(key: str) -> None:
+    """A RunPod key is printable ASCII without whitespace. Anything else is refused with where the bad
+    character is, never the key: `export RUNPOD_API_KEY=$(cat key.txt)` on a CRLF file keeps a `\\r`."""
+    bad = next((i for i, c in enumerate(key) if not (c.isascii() and c.isprintable()) or c.isspace()), None)
+    if bad is None:
+        return
+    char = key[bad]
+    what = _CHAR_NAMES.get(char, f"the character U+{ord(char):04X}")
+    where = "at its end" if bad == len(key) - 1 else "at its start" if bad == 0 else f"at position {bad + 1}"
+    raise InvalidApiKey(f"the RunPod API key ({KEY_SOURCES}) has {what} {where}: RunPod keys are printable "
+                        "ASCII without spaces. Set it again without it, e.g. "
+                        "`export RUNPOD_API_KEY=\"$(tr -d '[:space:]' < key.txt)\"` or "
+                        "`pulumi config set --secret runpodApiKey ...`")
+
+
+def check_api_url(url: str) -> None:
+    """The key travels in every request: https, or plain http only to this machine (the tests' fakes)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    shown = f"{parts.scheme}://{host}" if parts is not None and parts.scheme else repr(url[:60])
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise InsecureApiUrl(f"the RunPod API URL ({URL_SOURCES}) is {shown}: it must be an https URL such "
+                             f"as {DEFAULT_API_URL}")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise InsecureApiUrl(f"the RunPod API URL ({URL_SOURCES}) is {shown}: plain http would send the RunPod "
+                             f"API key unencrypted to {host}. Use https (e.g. {DEFAULT_API_URL}); plain http is "
+                             "allowed only to this machine (127.0.0.1, localhost, ::1)")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def scrub(text: str, key: str) -> str:
+    """`text` without the key in any form an error message may quote it: verbatim, without surrounding
+    whitespace, escaped as repr/str of bytes would show it, or in pieces split at whitespace."""
+    if not key:
+        return text
+    forms = {key, key.strip(), repr(key)[1:-1], key.encode("unicode_escape").decode("ascii"),
+             *(part for part in key.split() if len(part) >= 8)}
+    for form in sorted((f for f in forms if f), key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
 
 
 def _seg(value: str) -> str:

@@ -94,3 +94,11 @@ def test_a_missing_key_exits_1_before_calling_runpod(fake: FakeRunPod) -> None:
 def test_a_tail_beyond_runpods_limit_is_a_usage_error(fake: FakeRunPod) -> None:
     done = logs(fake, "anypod", "--tail", "6000")
     assert done.returncode == 2 and "must be 0–5000" in done.stderr
+
+
+def test_a_crlf_key_exits_1_without_printing_it_or_calling_runpod(fake: FakeRunPod) -> None:
+    done = logs(fake, "anypod", key=fake.api_key + "\r\n")
+    assert done.returncode == 1
+    assert "RUNPOD_API_KEY" in done.stderr and "carriage return" in done.stderr
+    assert fake.api_key not in done.stdout + done.stderr
+    assert fake.requests_log == []

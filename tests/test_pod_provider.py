@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,20 @@ import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
-from components.pod import POD_TYPE, Pod, PodArgs, PodProvider, pod_name
+from components import pod as pod_module
+from components.pod import (
+    POD_TYPE,
+    SETTINGS,
+    STACK_POD_RESOURCE,
+    Pod,
+    PodArgs,
+    PodError,
+    PodProvider,
+    PodSpec,
+    explain,
+    pod_name,
+)
+from components.runpod_api import PodInfo, RunPodClient
 from tests.conftest import RecordingMocks
 from tests.fakes.runpod_v2 import NO_FREE_GPUS, NO_INSTANCES, FakeRunPod, Timings
 from tests.provider_host import Host, HostError, provider_host
@@ -71,15 +85,30 @@ def test_check_names_each_bad_property_and_the_fix(host: Host) -> None:
     assert set(reasons) == {"name", "gpu_type_ids", "gpu_count", "cloud", "min_cuda_version", "container_disk_gb",
                             "ports", "env", "volume_mount_path", "max_cost_per_hour", "ready_timeout_s", "running",
                             "network_volume_id"}
-    assert reasons["min_cuda_version"] == 'min_cuda_version must be a CUDA version as major.minor, e.g. "12.9"'
-    assert "port/http" in reasons["ports"]
+    assert reasons["min_cuda_version"] == ("min_cuda_version (the CUDA floor of the vLLM image, from "
+                                           'autoglm-runpod:vllmVersion) must be a CUDA version as major.minor, '
+                                           'e.g. "12.9"')
+    assert reasons["gpu_type_ids"].startswith("gpu_type_ids (autoglm-runpod:gpuTypes) must list")
+    assert reasons["cloud"] == "cloud (autoglm-runpod:cloud) must be SECURE or COMMUNITY"
+    assert reasons["max_cost_per_hour"].startswith("max_cost_per_hour (autoglm-runpod:maxCostPerHour) must")
+    assert reasons["ready_timeout_s"].startswith("ready_timeout_s (autoglm-runpod:healthTimeoutMinutes × 60) must")
+    assert reasons["container_disk_gb"].startswith("container_disk_gb (autoglm-runpod:containerDiskGb) must")
+    assert reasons["running"] == "running (autoglm-runpod:running) must be true or false"
+    assert reasons["ports"].startswith("ports has '8000': each port must be \"port/http\"")  # no setting
     assert all(reason.startswith(prop) for prop, reason in failures)
+    assert all(SETTINGS[prop] in reason for prop, reason in failures if prop in SETTINGS)
+
+
+def test_check_names_the_setting_of_a_missing_required_property(host: Host) -> None:
+    _, failures = host.check({"name": NAME, "gpu_type_ids": [L40S], "min_cuda_version": "12.9"})
+    assert failures == [("image", "image (autoglm-runpod:image, imageRepository or promoteFrom) is required")]
 
 
 def test_check_rejects_a_network_volume_on_community_cloud(host: Host) -> None:
     _, failures = host.check(pod_props(cloud="COMMUNITY", network_volume_id="vol_1"))
-    assert failures == [("network_volume_id", "network_volume_id needs cloud SECURE: RunPod network volumes "
-                                               "exist only in Secure Cloud")]
+    assert failures == [("network_volume_id", "network_volume_id (autoglm-runpod:networkVolumeId) needs cloud "
+                                               "(autoglm-runpod:cloud) SECURE: RunPod network volumes exist only "
+                                               "in Secure Cloud")]
 
 
 def test_check_tolerates_unknowns_during_preview(fake: FakeRunPod, host: Host) -> None:
@@ -119,10 +148,13 @@ def test_no_capacity_anywhere_lists_each_type_and_what_to_try(fake: FakeRunPod, 
         create(host, gpu_type_ids=[L40S, H100, "NVIDIA RTX 6000 Ada Generation"])
     message = caught.value.message
     no_instances = NO_INSTANCES.rstrip(".")
+    assert message.startswith("components.pod.PodError: no GPU type in gpu_type_ids (autoglm-runpod:gpuTypes) "
+                              "could be placed")
     assert (f"{L40S}: {no_instances}; {H100}: {no_instances}; NVIDIA RTX 6000 Ada Generation: access denied. "
             in message)
-    assert f"add GPU types RunPod has free now at CUDA ≥ 12.9: {A40} (48 GB, HIGH)" in message
-    assert "; set cloud to COMMUNITY; retry later" in message
+    assert (f"add to autoglm-runpod:gpuTypes GPU types RunPod has free now at CUDA ≥ 12.9: {A40} (48 GB, HIGH)"
+            in message)
+    assert "; set autoglm-runpod:cloud to COMMUNITY; retry later" in message
     assert fake.live_pods() == []
 
 
@@ -168,13 +200,103 @@ def test_a_namesake_pod_from_before_is_never_adopted(fake: FakeRunPod, host: Hos
     assert {p.id for p in fake.pods_named(NAME)} == {old.id, pod_id}
 
 
+def test_creates_that_time_out_and_land_late_do_not_leave_pods_billing(fake: FakeRunPod) -> None:
+    """RunPod finishes each create after the client gave up (a slow placement, or a proxy 524 while the origin
+    carries on): the first pod to land is adopted, and the others are ended as they land."""
+    fake.inject("POST", "/v2/pods", None, delay_s=2.0, times=3)  # each pod is made 2 s after its request
+    with provider_host(PodProvider(), POD_TYPE, env=host_env(fake, RUNPOD_READ_TIMEOUT_S="0.3")) as host:
+        pod_id, outs = create(host)
+        stderr = host.stderr()
+    assert outs["status"] == "RUNNING"
+    assert len(fake.calls("POST", "/v2/pods")) == 3 and len(fake.pods) == 3  # every create landed...
+    time.sleep(0.3)
+    assert [p.id for p in fake.live_pods()] == [pod_id]  # ...and only the adopted one is left
+    assert "looking up to 120 s for a pod RunPod made anyway" in stderr
+    assert f"made pod {pod_id}; adopting it" in stderr and stderr.count("as well; ending it") == 2
+
+
+def test_a_lost_create_is_not_leaked_when_the_lookup_fails_too(fake: FakeRunPod) -> None:
+    """The create answers 500 after making the pod and the list endpoint then fails for a while: no second
+    create is sent blind, and the pod is adopted once the list answers again."""
+    fake.inject("GET", "/v2/pods", None)  # the namesake lookup before the create answers normally
+    fake.lose_next_create()
+    fake.inject("GET", "/v2/pods", 503, times=50)  # then the list endpoint is down for a while
+    with provider_host(PodProvider(), POD_TYPE, env=host_env(fake)) as host:
+        pod_id, _ = create(host)
+        stderr = host.stderr()
+    assert [p.id for p in fake.live_pods()] == [pod_id]
+    assert len(fake.calls("POST", "/v2/pods")) == 1
+    assert "could not look for pods the failed create(s) may have made" in stderr and "adopting it" in stderr
+
+
+def in_process(fake: FakeRunPod, monkeypatch: pytest.MonkeyPatch) -> PodProvider:
+    """The provider called directly (to shorten its module-level deadlines), with the host's env."""
+    for name, value in host_env(fake).items():
+        monkeypatch.setenv(name, value)
+    return PodProvider()
+
+
+STACK_POD = pod_name("dev", STACK_POD_RESOURCE)
+
+
+def test_creates_that_fail_and_make_nothing_do_not_claim_nothing_bills(fake: FakeRunPod,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pod_module, "LANDING_GRACE_S", 0.3)
+    provider = in_process(fake, monkeypatch)
+    monkeypatch.setenv("RUNPOD_READ_TIMEOUT_S", "0.2")  # the grace is at least the create's read timeout
+    fake.inject("POST", "/v2/pods", 500, times=3)
+    with pytest.raises(PodError) as caught:
+        provider.create(pod_props(name=STACK_POD))
+    message = str(caught.value)
+    assert "nothing bills" not in message
+    assert message.startswith(f"RunPod failed 3 create(s) of pod {STACK_POD!r} on {L40S}")
+    assert f"no pod named {STACK_POD!r} appeared within 0.3 s of the last one" in message
+    assert "`python -m components.pods sweep --stack dev` lists them" in message
+    assert fake.live_pods() == [] and len(fake.calls("POST", "/v2/pods")) == 3
+
+
+def test_a_lookup_down_for_the_whole_grace_window_is_reported_not_ignored(fake: FakeRunPod,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pod_module, "LANDING_GRACE_S", 0.3)
+    provider = in_process(fake, monkeypatch)
+    monkeypatch.setenv("RUNPOD_READ_TIMEOUT_S", "0.2")
+    fake.inject("GET", "/v2/pods", None)
+    fake.lose_next_create()
+    fake.inject("GET", "/v2/pods", 503, times=10**6)
+    with pytest.raises(PodError) as caught:
+        provider.create(pod_props(name=STACK_POD))
+    message = str(caught.value)
+    assert "whether RunPod made a pod anyway is unknown, because listing pods failed too" in message
+    assert f"A pod named {STACK_POD!r} may bill outside this stack" in message
+    assert "python -m components.pods sweep --stack dev" in message and "nothing bills" not in message
+    assert len(fake.calls("POST", "/v2/pods")) == 1  # no blind second create
+
+
+def test_a_failed_create_after_an_unanswered_one_says_a_pod_may_still_land(fake: FakeRunPod,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pod_module, "LANDING_GRACE_S", 0.3)
+    provider = in_process(fake, monkeypatch)
+    monkeypatch.setenv("RUNPOD_READ_TIMEOUT_S", "0.2")
+    fake.inject("POST", "/v2/pods", 500)  # no pod made, but the provider cannot know that
+    with pytest.raises(PodError) as caught:
+        provider.create(pod_props(name=STACK_POD, max_cost_per_hour=0.5))  # the second create's pod is refused
+    message = str(caught.value)
+    [made] = fake.pods
+    assert f"Pod {made} was terminated, so it does not bill. 1 create(s) RunPod never answered may still " in message
+    assert "`python -m components.pods sweep --stack dev` lists them" in message
+    assert fake.billing_pods() == []
+
+
 def test_a_cuda_mismatch_is_diagnosed_and_the_pod_terminated(fake: FakeRunPod, host: Host) -> None:
     with pytest.raises(HostError) as caught:
         create(host, min_cuda_version="12.8")  # too low a floor: RunPod offers the 12.8 host first
     message = caught.value.message
     assert "turned ERROR" in message
     assert "the host's NVIDIA driver is too old for the image" in message
-    assert "cuda>=12.9" in message and "Set min_cuda_version to at least 12.9" in message
+    assert "cuda>=12.9" in message
+    assert ("The pod must request the image's CUDA floor, and it requested CUDA ≥ 12.8 (min_cuda_version (the CUDA "
+            "floor of the vLLM image, from autoglm-runpod:vllmVersion)): check that autoglm-runpod:vllmVersion is "
+            "the vLLM version the image was built from") in message
     assert "was terminated, so it does not bill" in message
     assert fake.billing_pods() == []
     assert fake.calls("GET", r"/v2/pods/.+/logs")[0].query["source"] == ["system"]
@@ -184,7 +306,8 @@ def test_a_pod_stuck_starting_past_the_deadline_is_terminated(fake: FakeRunPod, 
     fake.next_pods("stuck_starting")
     with pytest.raises(HostError) as caught:
         create(host, ready_timeout_s=1)
-    assert "was still STARTING after 1 s (ready_timeout_s)" in caught.value.message
+    assert ("was still STARTING after 1 s (ready_timeout_s (autoglm-runpod:healthTimeoutMinutes × 60): raise it "
+            "if the pod is only slow to start)") in caught.value.message
     assert "was terminated" in caught.value.message
     assert fake.billing_pods() == []
     assert "STARTING for" in host.stderr()  # progress was printed while waiting
@@ -193,7 +316,8 @@ def test_a_pod_stuck_starting_past_the_deadline_is_terminated(fake: FakeRunPod, 
 def test_a_pod_above_the_cost_cap_is_terminated(fake: FakeRunPod, host: Host) -> None:
     with pytest.raises(HostError) as caught:
         create(host, max_cost_per_hour=0.5)
-    assert "costs $0.86/h, above max_cost_per_hour $0.50" in caught.value.message
+    assert ("costs $0.86/h, above max_cost_per_hour (autoglm-runpod:maxCostPerHour) $0.50: list cheaper GPU types "
+            "first in autoglm-runpod:gpuTypes, or raise autoglm-runpod:maxCostPerHour.") in caught.value.message
     assert fake.billing_pods() == []
 
 
@@ -267,6 +391,13 @@ def test_update_patches_env_in_place_and_waits_for_running(fake: FakeRunPod, hos
 # ---- stop and start (issue 8) ----------------------------------------------------------------------------
 
 
+def wait_until(predicate: Any, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.02)
+
+
 def declared(outs: dict[str, Any], **over: Any) -> dict[str, Any]:
     """What the program declares next: the current inputs, changed by `over`."""
     return {**{k: outs[k] for k in pod_props()}, **over}
@@ -297,6 +428,7 @@ def test_a_start_refused_for_lack_of_gpus_on_the_host_says_the_two_ways_out(fake
     message = caught.value.message
     assert f'RunPod refused to start pod {pod_id}: "{NO_FREE_GPUS}"' in message
     assert "retry later (`pulumi up`)" in message and "`pulumi up --replace <the pod's URN>`" in message
+    assert "`pulumi config set autoglm-runpod:running false`" in message
     assert fake.status_of(pod_id) == "EXITED"
 
 
@@ -324,6 +456,63 @@ def test_refresh_records_a_stop_made_in_the_console_and_up_starts_it_again(fake:
     assert (fresh["status"], fresh["running"], fresh["cost_per_hr"]) == ("EXITED", False, 0)
     assert diff_of(host, fresh, running=True) == (provider_pb2.DiffResponse.DIFF_SOME, [])
     assert host.update(pod_id, fresh, declared(fresh, running=True))["status"] == "RUNNING"
+
+
+def test_running_false_on_an_errored_pod_does_not_report_it_stopped_while_it_bills(fake: FakeRunPod,
+                                                                                  host: Host) -> None:
+    pod_id, outs = create(host)
+    # The pod's container dies for good (RunPod: ERROR, which allows only start/terminate, and bills).
+    fake.pods[pod_id].fate = "error"
+    fake.stop_out_of_band(pod_id)
+    RunPodClient(KEY, fake.base_url).pod_action(pod_id, "start")
+    wait_until(lambda: fake.status_of(pod_id) == "ERROR")
+    with pytest.raises(HostError) as caught:
+        host.update(pod_id, outs, declared(outs, running=False, env={"HF_TOKEN": "hf_new"}))
+    message = caught.value.message
+    assert f"pod {pod_id} ({NAME}) is in ERROR" in message and "bills $0.86/h" in message
+    assert "running (autoglm-runpod:running) false cannot end the billing" in message
+    assert "`pulumi up --replace <the pod's URN>`" in message and "`pulumi destroy`" in message
+    assert fake.calls("PATCH") == [] and fake.calls("POST", "/v2/pods/.+/action")[-1].body == {"action": "start"}
+    assert [p.id for p in fake.billing_pods()] == [pod_id]  # still billing, and the error said so
+
+
+def test_refresh_of_an_errored_pod_keeps_it_running_and_up_acts_on_it(fake: FakeRunPod, host: Host) -> None:
+    pod_id, outs = create(host)
+    fake.pods[pod_id].fate = "error"
+    fake.stop_out_of_band(pod_id)
+    RunPodClient(KEY, fake.base_url).pod_action(pod_id, "start")
+    wait_until(lambda: fake.status_of(pod_id) == "ERROR")
+    _, fresh = host.read(pod_id, outs)
+    assert (fresh["status"], fresh["running"], fresh["cost_per_hr"]) == ("ERROR", True, pytest.approx(0.86))
+    assert f"pod {pod_id} ({NAME}) is in ERROR" in host.stderr()
+    assert diff_of(host, fresh) == (provider_pb2.DiffResponse.DIFF_SOME, [])  # not "unchanged"
+    assert diff_of(host, fresh, running=False) == (provider_pb2.DiffResponse.DIFF_SOME, [])
+    with pytest.raises(HostError) as caught:  # up starts it again; it fails again and says why
+        host.update(pod_id, fresh, declared(fresh))
+    assert "turned ERROR" in caught.value.message and "container exited with code 1" in caught.value.message
+
+
+def test_a_stop_that_never_completes_is_not_reported_as_done(fake: FakeRunPod,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pod_module, "STOP_TIMEOUT_S", 0.5)
+    provider = in_process(fake, monkeypatch)
+    created = provider.create(pod_props(name=STACK_POD))
+    fake.inject("POST", "/v2/pods/.+/action", 409, detail="pod is busy", times=10**6)  # RunPod never stops it
+    with pytest.raises(PodError) as caught:
+        provider.update(created.id, created.outs or {}, {**pod_props(name=STACK_POD), "running": False})
+    message = str(caught.value)
+    assert message.startswith(f"RunPod did not stop pod {created.id} within 0.5 s: it is RUNNING and bills $0.86/h")
+    assert "autoglm-runpod:running is false" in message and "sweep --stack dev" in message
+    assert fake.status_of(created.id) == "RUNNING"
+
+
+def test_a_stop_refused_once_is_asked_again(fake: FakeRunPod, monkeypatch: pytest.MonkeyPatch) -> None:
+    provider = in_process(fake, monkeypatch)
+    created = provider.create(pod_props())
+    fake.inject("POST", "/v2/pods/.+/action", 409, detail="pod is busy")
+    result = provider.update(created.id, created.outs or {}, {**pod_props(), "running": False})
+    assert (result.outs or {})["status"] == "EXITED" and fake.status_of(created.id) == "EXITED"
+    assert [c.status for c in fake.calls("POST", "/v2/pods/.+/action")] == [409, 200]
 
 
 # ---- credentials ----------------------------------------------------------------------------------------
@@ -357,6 +546,46 @@ def test_a_missing_key_fails_at_the_first_api_call_not_at_check(fake: FakeRunPod
         with pytest.raises(HostError, match="no RunPod API key"):
             host.create(inputs)
     assert fake.requests_log == []
+
+
+def test_the_pod_provider_does_not_put_a_crlf_key_in_its_error(fake: FakeRunPod) -> None:
+    with provider_host(PodProvider(), POD_TYPE, env=host_env(fake, RUNPOD_API_KEY=KEY + "\n")) as host:
+        inputs, failures = host.check(pod_props())
+        assert failures == []
+        with pytest.raises(HostError) as caught:
+            host.create(inputs)
+        seen = caught.value.details + host.stderr()
+    assert KEY not in seen
+    assert "(RUNPOD_API_KEY or autoglm-runpod:runpodApiKey) has a line feed" in caught.value.message
+    assert fake.requests_log == []
+
+
+def test_the_key_is_never_sent_over_plain_http_to_a_remote_runpod_url(fake: FakeRunPod) -> None:
+    config = {"autoglm-runpod:runpodApiKey": KEY, "autoglm-runpod:runpodApiUrl": "http://api.runpod.io"}
+    with provider_host(PodProvider(), POD_TYPE, config=config, env=host_env(fake)) as host, \
+            pytest.raises(HostError) as caught:
+        create(host)
+    assert ("the RunPod API URL (RUNPOD_API_URL or autoglm-runpod:runpodApiUrl) is http://api.runpod.io: plain "
+            "http would send the RunPod API key unencrypted") in caught.value.message
+    assert KEY not in caught.value.details
+
+
+# ---- messages and reprs -----------------------------------------------------------------------------------
+
+
+def test_a_disk_full_or_a_failed_pull_names_the_setting_to_change() -> None:
+    pod = PodInfo(id="p1", name=NAME, status="ERROR", image=IMAGE)
+    assert explain(["write /root/.cache: no space left on device"], pod) == (
+        "the container disk filled up: raise container_disk_gb (autoglm-runpod:containerDiskGb)")
+    assert explain(["pull access denied for acme/autoglm-vllm"], pod) == (
+        f"RunPod could not pull {IMAGE}: check the image reference (autoglm-runpod:image, imageRepository or "
+        "promoteFrom) and, for a private registry, registry_auth_id (autoglm-runpod:registryAuthId)")
+
+
+def test_reprs_of_checked_inputs_hide_the_secrets() -> None:
+    spec = PodSpec.from_props(pod_props())
+    assert HF_TOKEN not in repr(spec) and "vk-123" not in repr(spec)
+    assert spec.env["HF_TOKEN"] == HF_TOKEN  # hidden from reprs only
 
 
 # ---- the resource under Pulumi mocks ------------------------------------------------------------------------

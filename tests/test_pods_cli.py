@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from components.pod import STACK_POD_RESOURCE, pod_name
 from components.pods import age, main
 from tests.conftest import ROOT
 from tests.fakes.runpod_v2 import FakePod, FakeRunPod
@@ -51,7 +52,60 @@ def test_list_of_one_stack(pods: dict[str, FakePod], capsys: pytest.CaptureFixtu
     assert main(["list", "--stack", "prod"]) == 0
     assert pods["prod"].id in capsys.readouterr().out
     assert main(["list", "--stack", "staging"]) == 0
-    assert capsys.readouterr().out == "no pods named autoglm-runpod-staging-* in this RunPod account\n"
+    assert capsys.readouterr().out == "no pods named autoglm-runpod-staging-autoglm-pod in this RunPod account\n"
+
+
+def test_a_sweep_of_stack_dev_leaves_stack_dev_eu_alone(fake: FakeRunPod) -> None:
+    dev = fake.add_pod("autoglm-runpod-dev-autoglm-pod", gpu_type_id="NVIDIA L40S")
+    leaked = fake.add_pod("autoglm-runpod-dev-autoglm-pod", gpu_type_id="NVIDIA L40S", status="ERROR")
+    dev_eu = fake.add_pod("autoglm-runpod-dev-eu-autoglm-pod", gpu_type_id="NVIDIA H100 PCIe")  # another stack's
+    assert main(["sweep", "--stack", "dev", "--keep", dev.id, "--yes"]) == 0
+    live = {p.id for p in fake.live_pods()}
+    assert leaked.id not in live
+    assert dev_eu.id in live, "`sweep --stack dev` terminated stack dev-eu's pod"
+    assert main(["sweep", "--stack", "dev-eu", "--keep", dev.id, "--yes"]) == 1  # dev's pod is not dev-eu's
+    assert dev_eu.id in {p.id for p in fake.live_pods()}
+
+
+def test_a_stack_with_a_long_name_matches_its_hashed_pod_name(fake: FakeRunPod,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    stack = "s" * 200
+    name = pod_name(stack, STACK_POD_RESOURCE)
+    assert len(name) == 191 and not name.endswith(STACK_POD_RESOURCE)  # cut and hashed
+    ours = fake.add_pod(name)
+    other = fake.add_pod(pod_name(stack + "x", STACK_POD_RESOURCE))
+    assert main(["list", "--stack", stack]) == 0
+    out = capsys.readouterr().out
+    assert ours.id in out and other.id not in out
+
+
+def test_the_stack_option_says_it_matches_one_stack_exactly(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    unwrapped = "".join(capsys.readouterr().out.split())  # argparse wraps lines, even inside a name
+    expected = ("only this stack's pods: named exactly autoglm-runpod-STACK-autoglm-pod (so --stack dev never "
+                "matches stack dev-eu's pods)")
+    assert "".join(expected.split()) in unwrapped
+
+
+def test_the_pods_command_does_not_print_a_crlf_key(fake: FakeRunPod, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RUNPOD_API_KEY", fake.api_key + "\r")
+    assert main(["list"]) == 1
+    captured = capsys.readouterr()
+    assert fake.api_key not in captured.out + captured.err
+    assert "RUNPOD_API_KEY" in captured.err and "carriage return" in captured.err
+    assert fake.requests_log == []
+
+
+def test_a_plain_http_url_to_another_machine_is_refused(fake: FakeRunPod, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RUNPOD_API_URL", "http://api.runpod.io")
+    assert main(["list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the RunPod API URL (RUNPOD_API_URL or autoglm-runpod:runpodApiUrl) is "
+                          "http://api.runpod.io: plain http would send the RunPod API key unencrypted")
+    assert fake.api_key not in err
 
 
 def test_a_sweep_without_yes_changes_nothing(fake: FakeRunPod, pods: dict[str, FakePod],

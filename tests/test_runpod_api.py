@@ -10,6 +10,8 @@ import pytest
 
 from components.runpod_api import (
     Conflict,
+    InsecureApiUrl,
+    InvalidApiKey,
     InvalidRequest,
     LogLine,
     MissingApiKey,
@@ -20,6 +22,7 @@ from components.runpod_api import (
     ServerError,
     TransportError,
     Unauthorized,
+    scrub,
 )
 from tests.fakes.runpod_v2 import NO_FREE_GPUS, NO_INSTANCES, FakeRunPod, Timings
 
@@ -184,6 +187,67 @@ def test_a_missing_key_fails_before_any_request(fake: FakeRunPod) -> None:
     with pytest.raises(MissingApiKey, match="RUNPOD_API_KEY"):
         RunPodClient(None, fake.base_url).list_pods()
     assert fake.requests_log == []
+
+
+KEY = "rpa_TOPSECRET_7d1e2f"
+
+
+def test_a_runpod_key_with_a_trailing_carriage_return_is_not_echoed_by_the_client(fake: FakeRunPod) -> None:
+    """`export RUNPOD_API_KEY=$(cat key.txt)` on a CRLF file keeps the `\\r`: requests would refuse the header
+    and quote it, key included, as `'Bearer <key>\\r'`. The key is refused before any request instead."""
+    with pytest.raises(InvalidApiKey) as caught:
+        RunPodClient(KEY + "\r", fake.base_url).list_pods()
+    message = str(caught.value)
+    assert KEY not in message and KEY not in repr(caught.value)
+    assert "RUNPOD_API_KEY" in message and "autoglm-runpod:runpodApiKey" in message
+    assert "a carriage return (\\r) at its end" in message
+    assert fake.requests_log == []
+
+
+@pytest.mark.parametrize(("key", "what"), [
+    (KEY + "\n", "a line feed (\\n) at its end"), (" " + KEY, "a space at its start"),
+    (KEY[:4] + "\t" + KEY[4:], "a tab at position 5"), (KEY + "\x00", "U+0000 at its end"),
+    (KEY[:3] + "é" + KEY[3:], "U+00E9 at position 4"),
+])
+def test_a_key_with_whitespace_or_a_non_printable_character_is_refused_unseen(key: str, what: str) -> None:
+    with pytest.raises(InvalidApiKey) as caught:
+        RunPodClient(key, "https://api.runpod.io")
+    assert what in str(caught.value)
+    assert all(part not in str(caught.value) for part in (KEY, KEY[:4], KEY[4:]) if len(part) > 4)
+
+
+def test_scrub_hides_the_key_verbatim_escaped_and_stripped() -> None:
+    key = KEY + "\r"
+    for text in (f"bad header {'Bearer ' + key!r}", f"Bearer {key}", f"{key.encode()!r}", f"token {KEY} and more"):
+        assert KEY not in scrub(text, key), text
+    assert scrub("nothing secret", key) == "nothing secret" and scrub("x", "") == "x"
+
+
+@pytest.mark.parametrize("url", ["http://api.runpod.io", "http://10.0.0.5:8080", "HTTP://api.runpod.io/",
+                                 "ftp://api.runpod.io", "api.runpod.io", "https://"])
+def test_the_key_is_never_sent_over_plain_http_to_another_machine(url: str) -> None:
+    with pytest.raises(InsecureApiUrl) as caught:
+        RunPodClient(KEY, url)
+    message = str(caught.value)
+    assert "RUNPOD_API_URL" in message and "autoglm-runpod:runpodApiUrl" in message
+    assert KEY not in message
+    with pytest.raises(InsecureApiUrl):
+        RunPodClient.from_env({"RUNPOD_API_KEY": KEY, "RUNPOD_API_URL": url})
+
+
+@pytest.mark.parametrize("url", ["https://api.runpod.io", "http://127.0.0.1:8080", "http://127.4.5.6",
+                                 "http://localhost:9000/", "http://[::1]:8080"])
+def test_https_or_plain_http_to_this_machine_is_allowed(url: str) -> None:
+    assert RunPodClient(KEY, url).base_url == url.rstrip("/")
+
+
+def test_a_client_without_retries_asks_once(fake: FakeRunPod, client: RunPodClient) -> None:
+    fake.inject("GET", "/v2/pods", 503, times=5)
+    with pytest.raises(ServerError):
+        client.without_retries().list_pods()
+    assert len(fake.calls("GET", "/v2/pods")) == 1
+    assert client.list_pods() == []  # the original still retries
+    assert client.retries > 0
 
 
 def test_from_env_reads_key_url_and_timeout(fake: FakeRunPod) -> None:
