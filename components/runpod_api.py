@@ -501,13 +501,14 @@ def check_api_url(url: str) -> None:
     if parts is None or parts.scheme not in ("http", "https") or not host:
         raise InsecureApiUrl(f"the RunPod API URL ({URL_SOURCES}) is {shown}: it must be an https URL such "
                              f"as {DEFAULT_API_URL}")
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise InsecureApiUrl(f"the RunPod API URL ({URL_SOURCES}) is {shown}: plain http would send the RunPod "
                              f"API key unencrypted to {host}. Use https (e.g. {DEFAULT_API_URL}); plain http is "
                              "allowed only to this machine (127.0.0.1, localhost, ::1)")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """This machine: localhost or a loopback address (127.0.0.0/8, ::1)."""
     if host.rstrip(".").lower() == "localhost":
         return True
     try:

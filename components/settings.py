@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import pulumi
 
 from components import compat
-from components.runpod_api import DEFAULT_API_URL
+from components.runpod_api import DEFAULT_API_URL, is_loopback
 
 PROJECT = "autoglm-runpod"
 
@@ -212,14 +212,11 @@ def _pattern(pattern: re.Pattern[str], allowed: str) -> Callable[[str], str | No
     return lambda value: None if pattern.match(value) else allowed
 
 
-_LOOPBACK_HOSTS = re.compile(r"^(localhost|127(\.\d{1,3}){3}|::1)$")
-
-
 def _url(value: str) -> str | None:
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
         return "expected an http(s) base URL such as https://api.runpod.io"
-    if parsed.scheme == "http" and not _LOOPBACK_HOSTS.match(parsed.hostname or ""):
+    if parsed.scheme == "http" and not is_loopback(parsed.hostname or ""):
         # The RunPod key travels in every request's Authorization header.
         return "use https: plain http would send the RunPod API key in clear (http is only for 127.0.0.1)"
     return None
