@@ -2,13 +2,14 @@
 
 import pulumi
 
+from components.names import SERVICE
 from components.service import AutoGLMService
 from components.settings import load_settings, preflight
 
 settings, secrets = load_settings()
 preflight(settings)
 
-service = AutoGLMService("autoglm", settings, secrets)
+service = AutoGLMService(SERVICE, settings, secrets)
 for name, value in service.exports().items():
     pulumi.export(name, value)
 # Known at preview: what the pod will ask RunPod for.

@@ -18,12 +18,15 @@ import re
 import sys
 import time
 
-from components.pod import POD_TYPE, POLL_INTERVAL_S, POLL_MAX_FACTOR, PodProvider
+from components import tuning
+from components.providers.pod import POD_TYPE, PodProvider
 from tests.fakes.runpod_v2 import FakeRunPod, Timings
 from tests.provider_host import provider_host
 
 SIMULATED_START_S = 600.0  # 1 minute provisioning + 9 minutes pulling the image and starting vLLM
 MAX_CALLS = 60
+POLL_INTERVAL_S = tuning.POLL_INTERVAL.default
+POLL_MAX_FACTOR = 4.0  # components.waiting.pauses grows to four times the first pause
 
 
 def main() -> int:

@@ -23,10 +23,11 @@ import pulumi
 from pulumi_command import local
 
 from components import compat
-from components.settings import SettingsError, validate_image_repository
+from components.image_ref import validate_image_repository
 
 __all__ = [
     "DOCKER_DIR",
+    "ImageArgsError",
     "VllmImage",
     "VllmImageArgs",
     "build_args",
@@ -158,14 +159,19 @@ def _version_ok(vllm_version: str) -> bool:
     return vllm_version[:1].isdigit() and vllm_version == vllm_version.strip()
 
 
+class ImageArgsError(ValueError):
+    """VllmImageArgs that cannot build. The stack's settings refuse these values first, naming the setting;
+    this guards other callers."""
+
+
 def check_image_args(args: VllmImageArgs) -> None:
-    """Raise before anything is declared when the build cannot work; messages name the setting and the fix."""
+    """Raise before anything is declared when the build cannot work."""
     problem = validate_image_repository(args.repository)
     if problem:
-        raise SettingsError("imageRepository", args.repository, problem)
+        raise ImageArgsError(f"VllmImageArgs.repository {args.repository!r} (the imageRepository setting): {problem}")
     if not _version_ok(args.vllm_version):
-        raise SettingsError("vllmVersion", args.vllm_version,
-                            "expected a vllm/vllm-openai tag without its v, such as 0.12.0")
+        raise ImageArgsError(f"VllmImageArgs.vllm_version {args.vllm_version!r} (the vllmVersion setting): expected "
+                             "a vllm/vllm-openai tag without its v, such as 0.12.0")
     if not _PLATFORM_RE.match(args.platform):
         raise ValueError(f"platform {args.platform!r} is not an os/arch pair such as linux/amd64")
     if not (args.context_dir / "Dockerfile").is_file():

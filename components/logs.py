@@ -13,7 +13,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from components.runpod_api import Forbidden, MissingApiKey, NotFound, RunPodClient, RunPodError, Unauthorized
+from components.commands import COMMAND_SOURCES
+from components.runpod import Forbidden, MissingApiKey, NotFound, RunPodClient, RunPodError, Unauthorized
 
 IDLE_S = 3.0  # without --follow: stop after this long with no new line
 MAX_S = 60.0  # without --follow: stop after this long in all
@@ -40,8 +41,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        client = RunPodClient.from_env()
-        for event in client.stream_logs(args.pod_id, source=args.source, tail=args.tail, follow=args.follow,
+        client = RunPodClient.from_env(sources=COMMAND_SOURCES)
+        for event in client.pods.logs(args.pod_id, source=args.source, tail=args.tail, follow=args.follow,
                                         idle_s=FOLLOW_RECONNECT_S if args.follow else IDLE_S,
                                         max_s=None if args.follow else MAX_S):
             print(event.line if args.source else f"[{event.source}] {event.line}", flush=True)

@@ -18,8 +18,9 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from components.pod import POD_NAME_PREFIX, STACK_POD_RESOURCE, pod_name
-from components.runpod_api import (
+from components.commands import COMMAND_SOURCES
+from components.names import NAME_PREFIX, stack_pod_name
+from components.runpod import (
     Forbidden,
     MissingApiKey,
     NotFound,
@@ -34,20 +35,15 @@ class SweepRefused(Exception):
     """A sweep that could end a pod the user meant to keep."""
 
 
-def stack_pod_name(stack: str) -> str:
-    """The exact RunPod name of a stack's pod (components/service.py makes it with `pod_name`)."""
-    return pod_name(stack, STACK_POD_RESOURCE)
-
-
 def is_ours(name: str, stack: str | None) -> bool:
     """Without a stack: any name with the project prefix. With one: exactly that stack's pod name; a prefix
     would let stack `dev` match stack `dev-eu`'s pods."""
-    return name == stack_pod_name(stack) if stack else name.startswith(POD_NAME_PREFIX)
+    return name == stack_pod_name(stack) if stack else name.startswith(NAME_PREFIX)
 
 
 def project_pods(client: RunPodClient, stack: str | None = None) -> list[PodInfo]:
     """This project's pods (see `is_ours`), oldest first; other pods are never returned."""
-    return sorted((p for p in client.list_pods() if is_ours(p.name, stack)), key=lambda p: p.created_at or "")
+    return sorted((p for p in client.pods.list() if is_ours(p.name, stack)), key=lambda p: p.created_at or "")
 
 
 def age(created_at: str | None, now: datetime) -> str:
@@ -97,7 +93,7 @@ def sweep_command(client: RunPodClient, stack: str | None, keep: Sequence[str], 
     failed = 0
     for pod in doomed:
         try:
-            client.terminate_pod(pod.id)
+            client.pods.terminate(pod.id)
         except NotFound:
             pass  # already gone: that is what we wanted
         except RunPodError as e:
@@ -110,12 +106,12 @@ def sweep_command(client: RunPodClient, stack: str | None, keep: Sequence[str], 
 
 def _matched(stack: str | None) -> str:
     """How the matched names read in messages: `autoglm-runpod-*`, or the stack's exact pod name."""
-    return stack_pod_name(stack) if stack else f"{POD_NAME_PREFIX}*"
+    return stack_pod_name(stack) if stack else f"{NAME_PREFIX}*"
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m components.pods",
-                                description=f"List or sweep this project's RunPod pods (named {POD_NAME_PREFIX}*).")
+                                description=f"List or sweep this project's RunPod pods (named {NAME_PREFIX}*).")
     commands = p.add_subparsers(dest="command", required=True)
     for name, help_text in (("list", "print the project's pods: id, name, status, GPU, $/h, age"),
                             ("sweep", "terminate the project's pods except the kept ones (dry run without --yes)")):
@@ -131,7 +127,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        client = RunPodClient.from_env()
+        client = RunPodClient.from_env(sources=COMMAND_SOURCES)
         if args.command == "list":
             return list_command(client, args.stack)
         return sweep_command(client, args.stack, args.keep, args.yes)

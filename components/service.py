@@ -8,10 +8,11 @@ from typing import Any
 import pulumi
 import pulumi_random
 
-from components.health import HealthCheck, HealthCheckArgs
+from components.health.resource import HealthCheck, HealthCheckArgs
 from components.image import VllmImage, VllmImageArgs, cache_env, launch_args, launch_env
-from components.pod import Pod, PodArgs, pod_name
-from components.settings import PROJECT, Secrets, Settings
+from components.names import PROJECT, resource_name
+from components.providers.pod import Pod, PodArgs
+from components.settings import Secrets, Settings
 
 SERVED_PORT = "8000/http"
 VOLUME_MOUNT_PATH = "/workspace"
@@ -101,7 +102,7 @@ class AutoGLMService(pulumi.ComponentResource):
         if self.api_key is not None:
             env["VLLM_API_KEY"] = self.api_key
         return PodArgs(
-            name=pod_name(s.stack, f"{name}-pod"),
+            name=resource_name(s.stack, f"{name}-pod"),
             image=image.ref,
             gpu_type_ids=list(s.gpu_types),
             gpu_count=s.gpu_count,

@@ -2,8 +2,7 @@
 
 `parse_settings` is pure: raw config strings in, an immutable `Settings` out, or a `SettingsError` that names
 the full key, the value (never a secret's) and what is allowed. `load_settings` reads the live Pulumi config.
-The defaults here are the ones in Pulumi.yaml's config schema (a test keeps the two in sync): the CLI applies
-the schema's, but a program under test or an older CLI does not, so the program applies them itself.
+The keys, defaults and secret keys are in `components/stack_config.py` (no Pulumi import, for the commands).
 """
 
 from __future__ import annotations
@@ -19,31 +18,10 @@ from urllib.parse import urlparse
 import pulumi
 
 from components import compat
-from components.runpod_api import DEFAULT_API_URL, is_loopback
-
-PROJECT = "autoglm-runpod"
-
-DEFAULTS: dict[str, Any] = {
-    "gpuCount": 1,
-    "cloud": "SECURE",
-    "vllmVersion": "0.12.0",
-    "model": "zai-org/AutoGLM-Phone-9B",
-    "servedModelName": "autoglm-phone-9b",
-    "maxModelLen": 25480,
-    "healthTimeoutMinutes": 20,
-    "publicEndpoint": False,
-    "running": True,
-}
-
-SECRET_KEYS: tuple[str, ...] = ("runpodApiKey", "hfToken", "vllmApiKey")
-
-# Every key the stack reads; anything else under the project's namespace is a typo worth stopping for.
-KEYS: tuple[str, ...] = (
-    "gpuTypes", "gpuCount", "cloud", "vllmVersion", "model", "servedModelName", "maxModelLen",
-    "containerDiskGb", "networkVolumeId", "imageRepository", "image", "registryAuthId",
-    "healthTimeoutMinutes", "maxCostPerHour", "promoteFrom", "runpodApiUrl", "publicEndpoint", "running",
-    *SECRET_KEYS,
-)
+from components.image_ref import validate_image_reference, validate_image_repository
+from components.names import PROJECT
+from components.runpod.credentials import DEFAULT_API_URL, is_loopback
+from components.stack_config import DEFAULTS, KEYS, SECRET_KEYS
 
 Cloud = Literal["SECURE", "COMMUNITY"]
 
@@ -111,40 +89,6 @@ _HF_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 _STACK_REF_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
-# The distribution/reference grammar: an optional registry host[:port], then lowercase path components.
-_REPO_RE = re.compile(
-    r"^(?:(?P<host>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-    r"(?::[0-9]+)?)/)?"
-    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-
-
-def validate_image_repository(value: str) -> str | None:
-    """None when `value` is a pushable repository (`ghcr.io/me/autoglm-vllm`), else what is wrong."""
-    if "@" in value or (":" in value.rsplit("/", 1)[-1]):
-        return "give the repository without a tag or digest (the stack tags and pins it)"
-    if not _REPO_RE.match(value) or len(value) > 255:
-        return "expected a repository like ghcr.io/OWNER/autoglm-vllm or docker.io/OWNER/autoglm-vllm (lowercase)"
-    if "/" not in value:
-        return "include the registry or namespace, e.g. docker.io/OWNER/" + value
-    return None
-
-
-def validate_image_reference(value: str) -> str | None:
-    """None when `value` is an image reference (`repo:tag`, `repo@sha256:…` or both), else what is wrong."""
-    rest, _, digest = value.partition("@")
-    if digest and not _DIGEST_RE.match(digest):
-        return "a digest must be sha256: followed by 64 lowercase hex digits"
-    repo, tag = rest, ""
-    last = rest.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo, tag = rest.rsplit(":", 1)
-        if not _TAG_RE.match(tag):
-            return f"{tag!r} is not a valid tag"
-    if not _REPO_RE.match(repo):
-        return "expected an image reference like vllm/vllm-openai:v0.12.0 or REPO@sha256:<digest>"
-    return None
 
 
 def _text(key: str, raw: str | None) -> str | None:
@@ -262,23 +206,12 @@ def parse_settings(raw: Mapping[str, str | None], stack: str) -> Settings:
     get = raw.get
     for key in SECRET_KEYS:
         _secret(key, get(key))
-    vllm_version = _text("vllmVersion", get("vllmVersion")) or DEFAULTS["vllmVersion"]
-    vllm_version = vllm_version.removeprefix("v")
-    try:
-        compat.parse_version(vllm_version)
-    except ValueError:
-        raise SettingsError("vllmVersion", get("vllmVersion"),
-                            "expected a vllm/vllm-openai version such as 0.12.0.") from None
+    vllm_version = _vllm_version(get("vllmVersion"))
     model = _checked("model", get("model"), _pattern(_HF_MODEL_RE, "expected a Hugging Face id like OWNER/NAME")) \
         or DEFAULTS["model"]
     network_volume_id = _checked("networkVolumeId", get("networkVolumeId"),
                                  _pattern(_ID_RE, "expected a RunPod network volume id (letters and digits)"))
-    cloud = (_text("cloud", get("cloud")) or DEFAULTS["cloud"]).upper()
-    if cloud not in ("SECURE", "COMMUNITY"):
-        raise SettingsError("cloud", get("cloud"), "expected SECURE or COMMUNITY.")
-    if network_volume_id and cloud != "SECURE":
-        raise SettingsError("cloud", get("cloud"), "network volumes exist only in Secure Cloud; use SECURE or "
-                            "unset networkVolumeId.")
+    cloud = _cloud(get("cloud"), network_volume_id)
     spec = compat.model_spec(model)
     disk_raw = _text("containerDiskGb", get("containerDiskGb"))
     container_disk_gb = _int("containerDiskGb", disk_raw, 10, 4000) if disk_raw else \
@@ -287,7 +220,7 @@ def parse_settings(raw: Mapping[str, str | None], stack: str) -> Settings:
         stack=stack,
         gpu_types=_gpu_types(_text("gpuTypes", get("gpuTypes"))),
         gpu_count=_int("gpuCount", get("gpuCount") or str(DEFAULTS["gpuCount"]), 1, 8),
-        cloud=cast(Cloud, cloud),
+        cloud=cloud,
         vllm_version=vllm_version,
         model=model,
         served_model_name=_checked("servedModelName", get("servedModelName"), _pattern(
@@ -310,11 +243,33 @@ def parse_settings(raw: Mapping[str, str | None], stack: str) -> Settings:
         running=_bool("running", get("running") or "true"),
     )
     _check_image_source(settings, raw)
-    if settings.public_endpoint and get("vllmApiKey"):
-        raise SettingsError("publicEndpoint", get("publicEndpoint"), f"it conflicts with {PROJECT}:vllmApiKey: a "
-                            "public endpoint has no key. Unset one of them (`pulumi config rm vllmApiKey` or "
-                            "`pulumi config rm publicEndpoint`).")
+    _check_key_choice(settings, raw)
     return settings
+
+
+def _vllm_version(raw: str | None) -> str:
+    version = (_text("vllmVersion", raw) or DEFAULTS["vllmVersion"]).removeprefix("v")
+    try:
+        compat.parse_version(version)
+    except ValueError:
+        raise SettingsError("vllmVersion", raw, "expected a vllm/vllm-openai version such as 0.12.0.") from None
+    return str(version)
+
+
+def _cloud(raw: str | None, network_volume_id: str | None) -> Cloud:
+    cloud = (_text("cloud", raw) or DEFAULTS["cloud"]).upper()
+    if cloud not in ("SECURE", "COMMUNITY"):
+        raise SettingsError("cloud", raw, "expected SECURE or COMMUNITY.")
+    if network_volume_id and (problem := compat.network_volume_problem(cloud)):
+        raise SettingsError("cloud", raw, f"{problem}; use SECURE or unset networkVolumeId.")
+    return cast(Cloud, cloud)
+
+
+def _check_key_choice(s: Settings, raw: Mapping[str, str | None]) -> None:
+    if s.public_endpoint and raw.get("vllmApiKey"):
+        raise SettingsError("publicEndpoint", raw.get("publicEndpoint"), f"it conflicts with {PROJECT}:vllmApiKey: "
+                            "a public endpoint has no key. Unset one of them (`pulumi config rm vllmApiKey` or "
+                            "`pulumi config rm publicEndpoint`).")
 
 
 def _check_image_source(s: Settings, raw: Mapping[str, str | None]) -> None:

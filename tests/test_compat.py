@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from components import compat
-from components.compat_cli import main
+from components.compat.cli import main
+from components.compat.gpus import _norm
 from tests.conftest import ROOT
 
 FLOORS = [
@@ -62,14 +63,14 @@ def test_gpu_table_covers_the_researched_types() -> None:
 def test_every_gpu_type_resolves_by_id_and_every_alias(gpu: compat.GpuType) -> None:
     for name in (gpu.id, gpu.id.lower(), *gpu.aliases, *(a.lower().replace(" ", "-") for a in gpu.aliases)):
         assert compat.resolve_gpu_type(name) == gpu
-    assert gpu.vram_gb > 0 and compat._cc(gpu.compute_capability) >= (7, 0)
+    assert gpu.vram_gb > 0 and compat.cc_tuple(gpu.compute_capability) >= (7, 0)
 
 
 def test_aliases_are_unambiguous() -> None:
     seen: dict[str, str] = {}
     for gpu in compat.GPU_TYPES:
         for name in (gpu.id, *gpu.aliases):
-            key = compat._norm(name)
+            key = _norm(name)
             assert seen.setdefault(key, gpu.id) == gpu.id, f"{name!r} names two GPU types"
 
 
@@ -94,7 +95,7 @@ def test_autoglm_vram_estimate() -> None:
 @pytest.mark.parametrize("gpu", compat.GPU_TYPES, ids=lambda g: g.id)
 def test_every_gpu_type_verdict_for_autoglm(gpu: compat.GpuType) -> None:
     problems = compat.check_plan("0.12.0", [gpu.id], 1, "zai-org/AutoGLM-Phone-9B", 25480)
-    fits = gpu.vram_gb >= 32 and compat._cc(gpu.compute_capability) >= (8, 0)
+    fits = gpu.vram_gb >= 32 and compat.cc_tuple(gpu.compute_capability) >= (8, 0)
     assert (problems == []) is fits, [str(p) for p in problems]
     for p in problems:
         assert p.setting == "gpuTypes" and "NVIDIA L40S" in p.fix

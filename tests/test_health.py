@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from components import tuning
 from components.health import (
     API_KEY_SETTING,
-    POLL_ENV,
-    REQUEST_TIMEOUT_ENV,
     Polling,
     make_png,
     normalize_base_url,
@@ -25,6 +24,8 @@ from components.health import (
     tuning_from_env,
 )
 from tests.fakes.vllm import FakeVllm, png_size
+
+POLL_ENV, REQUEST_TIMEOUT_ENV = tuning.HEALTH_POLL.env, tuning.HEALTH_REQUEST_TIMEOUT.env
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "autoglm-phone-9b"

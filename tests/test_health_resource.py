@@ -11,16 +11,17 @@ import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
+from components import tuning
 from components.health import (
     API_KEY_SETTING,
-    POLL_ENV,
-    REQUEST_TIMEOUT_ENV,
     HealthCheck,
     HealthCheckArgs,
     HealthCheckProvider,
 )
 from tests.fakes.vllm import FakeVllm
 from tests.provider_host import Host, HostError, provider_host
+
+POLL_ENV, REQUEST_TIMEOUT_ENV = tuning.HEALTH_POLL.env, tuning.HEALTH_REQUEST_TIMEOUT.env
 
 TOKEN = "pulumi-python:dynamic/vllm:HealthCheck"
 MODEL = "autoglm-phone-9b"
@@ -279,9 +280,13 @@ def test_resource_without_a_key_sends_none(pulumi_mocks):
 
 
 def test_reprs_of_checked_inputs_and_a_probe_run_hide_the_key() -> None:
-    from components.health import Polling, _Inputs, _Run
+    from components.health.probing import Polling, _Run
+    from components.health.resource import HEALTH_INPUTS
+    from components.health.target import Target
+    from components.waiting import Deadline
 
     key = "vk-SECRET-0123456789abcdef"
-    inputs = _Inputs.of({"base_url": "https://p-8000.proxy.runpod.net", "served_model_name": "m", "api_key": key})
-    run = _Run("https://p-8000.proxy.runpod.net", "m", key, 90.0, Polling(), print, 0.0, 1.0)
+    inputs = HEALTH_INPUTS.parse({"base_url": "https://p-8000.proxy.runpod.net", "served_model_name": "m",
+                                  "api_key": key})
+    run = _Run(Target.of("https://p-8000.proxy.runpod.net", key), "m", 90.0, Polling(), print, Deadline(1.0))
     assert key not in repr(inputs) and key not in repr(run)

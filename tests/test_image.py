@@ -19,6 +19,7 @@ from components import image
 from components.image import (
     DOCKER_DIR,
     METADATA_MARKER,
+    ImageArgsError,
     VllmImage,
     VllmImageArgs,
     build_args,
@@ -30,7 +31,6 @@ from components.image import (
     ref_from_build_output,
     transformers_requirement,
 )
-from components.settings import SettingsError
 from tests.conftest import ROOT, RecordingMocks
 
 REPO = "ghcr.io/acme/autoglm-vllm"
@@ -146,7 +146,7 @@ def _assert_equal(actual: object, expected: object) -> None:
 @pulumi.runtime.test
 def test_bad_repository_rejected_before_anything_is_declared(pulumi_mocks: RecordingMocks,
                                                              repository: str) -> Any:
-    with pytest.raises(SettingsError, match="imageRepository"):
+    with pytest.raises(ImageArgsError, match="imageRepository"):
         VllmImage("vllm", args(repository=repository))
     return pulumi.Output.from_input(None).apply(lambda _: _assert_equal(pulumi_mocks.resources, []))
 
@@ -154,7 +154,7 @@ def test_bad_repository_rejected_before_anything_is_declared(pulumi_mocks: Recor
 @pytest.mark.parametrize("version", ["v0.12.0", "latest", "", " 0.12.0"])
 @pulumi.runtime.test
 def test_bad_vllm_version_rejected_before_anything_is_declared(pulumi_mocks: RecordingMocks, version: str) -> Any:
-    with pytest.raises(SettingsError, match="vllmVersion"):
+    with pytest.raises(ImageArgsError, match="vllmVersion"):
         VllmImage("vllm", args(vllm_version=version))
     return pulumi.Output.from_input(None).apply(lambda _: _assert_equal(pulumi_mocks.resources, []))
 

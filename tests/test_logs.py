@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.runpod_api import RunPodClient
+from components.runpod import RunPodClient
 from tests.conftest import ROOT
 from tests.fakes.runpod_v2 import FakePod, FakeRunPod, Timings
 
@@ -24,7 +24,7 @@ def fake() -> Iterator[FakeRunPod]:
 @pytest.fixture
 def pod(fake: FakeRunPod) -> FakePod:
     client = RunPodClient(fake.api_key, fake.base_url)
-    created = client.create_pod({"name": "autoglm-runpod-dev-svc-pod", "image": "vllm/vllm-openai:v0.11.0",
+    created = client.pods.create({"name": "autoglm-runpod-dev-svc-pod", "image": "vllm/vllm-openai:v0.11.0",
                                  "gpu": {"id": "NVIDIA L40S"}})
     deadline = time.monotonic() + 5
     while fake.status_of(created.id) != "RUNNING":

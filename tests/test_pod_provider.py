@@ -11,26 +11,20 @@ import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
-from components import pod as pod_module
-from components.pod import (
-    POD_TYPE,
-    SETTINGS,
-    STACK_POD_RESOURCE,
-    Pod,
-    PodArgs,
-    PodError,
-    PodProvider,
-    PodSpec,
-    explain,
-    pod_name,
-)
-from components.runpod_api import PodInfo, RunPodClient
+from components.names import POD_RESOURCE as STACK_POD_RESOURCE
+from components.names import resource_name as pod_name
+from components.providers.pod import POD_TYPE, Pod, PodArgs, PodError, PodProvider
+from components.providers.pod_inputs import POD_INPUTS
+from components.providers.pod_rules import explain
+from components.runpod import PodInfo, RunPodClient
 from tests.conftest import RecordingMocks
 from tests.fakes.runpod_v2 import NO_FREE_GPUS, NO_INSTANCES, FakeRunPod, Timings
 from tests.provider_host import Host, HostError, provider_host
 
 L40S, H100, A40 = "NVIDIA L40S", "NVIDIA H100 PCIe", "NVIDIA A40"
 IMAGE = "docker.io/acme/autoglm-vllm@sha256:0123"
+# The stack setting behind each pod property that has one, as messages name it.
+SETTINGS = {k: POD_INPUTS.setting(k) for k in POD_INPUTS.keys if POD_INPUTS.setting(k) != k}
 NAME = "autoglm-runpod-dev-svc-pod"
 KEY = "rpa_TOPSECRET_7d1e2f"
 HF_TOKEN = "hf_abcdefSECRET"
@@ -148,8 +142,8 @@ def test_no_capacity_anywhere_lists_each_type_and_what_to_try(fake: FakeRunPod, 
         create(host, gpu_type_ids=[L40S, H100, "NVIDIA RTX 6000 Ada Generation"])
     message = caught.value.message
     no_instances = NO_INSTANCES.rstrip(".")
-    assert message.startswith("components.pod.PodError: no GPU type in gpu_type_ids (autoglm-runpod:gpuTypes) "
-                              "could be placed")
+    assert message.startswith("components.providers.pod_rules.PodError: no GPU type in gpu_type_ids "
+                              "(autoglm-runpod:gpuTypes) could be placed")
     assert (f"{L40S}: {no_instances}; {H100}: {no_instances}; NVIDIA RTX 6000 Ada Generation: access denied. "
             in message)
     assert (f"add to autoglm-runpod:gpuTypes GPU types RunPod has free now at CUDA ≥ 12.9: {A40} (48 GB, HIGH)"
@@ -241,7 +235,7 @@ STACK_POD = pod_name("dev", STACK_POD_RESOURCE)
 
 def test_creates_that_fail_and_make_nothing_do_not_claim_nothing_bills(fake: FakeRunPod,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pod_module, "LANDING_GRACE_S", 0.3)
+    monkeypatch.setenv("RUNPOD_LANDING_GRACE_S", "0.3")
     provider = in_process(fake, monkeypatch)
     monkeypatch.setenv("RUNPOD_READ_TIMEOUT_S", "0.2")  # the grace is at least the create's read timeout
     fake.inject("POST", "/v2/pods", 500, times=3)
@@ -257,7 +251,7 @@ def test_creates_that_fail_and_make_nothing_do_not_claim_nothing_bills(fake: Fak
 
 def test_a_lookup_down_for_the_whole_grace_window_is_reported_not_ignored(fake: FakeRunPod,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pod_module, "LANDING_GRACE_S", 0.3)
+    monkeypatch.setenv("RUNPOD_LANDING_GRACE_S", "0.3")
     provider = in_process(fake, monkeypatch)
     monkeypatch.setenv("RUNPOD_READ_TIMEOUT_S", "0.2")
     fake.inject("GET", "/v2/pods", None)
@@ -274,7 +268,7 @@ def test_a_lookup_down_for_the_whole_grace_window_is_reported_not_ignored(fake: 
 
 def test_a_failed_create_after_an_unanswered_one_says_a_pod_may_still_land(fake: FakeRunPod,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pod_module, "LANDING_GRACE_S", 0.3)
+    monkeypatch.setenv("RUNPOD_LANDING_GRACE_S", "0.3")
     provider = in_process(fake, monkeypatch)
     monkeypatch.setenv("RUNPOD_READ_TIMEOUT_S", "0.2")
     fake.inject("POST", "/v2/pods", 500)  # no pod made, but the provider cannot know that
@@ -464,7 +458,7 @@ def test_running_false_on_an_errored_pod_does_not_report_it_stopped_while_it_bil
     # The pod's container dies for good (RunPod: ERROR, which allows only start/terminate, and bills).
     fake.pods[pod_id].fate = "error"
     fake.stop_out_of_band(pod_id)
-    RunPodClient(KEY, fake.base_url).pod_action(pod_id, "start")
+    RunPodClient(KEY, fake.base_url).pods.action(pod_id, "start")
     wait_until(lambda: fake.status_of(pod_id) == "ERROR")
     with pytest.raises(HostError) as caught:
         host.update(pod_id, outs, declared(outs, running=False, env={"HF_TOKEN": "hf_new"}))
@@ -480,7 +474,7 @@ def test_refresh_of_an_errored_pod_keeps_it_running_and_up_acts_on_it(fake: Fake
     pod_id, outs = create(host)
     fake.pods[pod_id].fate = "error"
     fake.stop_out_of_band(pod_id)
-    RunPodClient(KEY, fake.base_url).pod_action(pod_id, "start")
+    RunPodClient(KEY, fake.base_url).pods.action(pod_id, "start")
     wait_until(lambda: fake.status_of(pod_id) == "ERROR")
     _, fresh = host.read(pod_id, outs)
     assert (fresh["status"], fresh["running"], fresh["cost_per_hr"]) == ("ERROR", True, pytest.approx(0.86))
@@ -494,7 +488,7 @@ def test_refresh_of_an_errored_pod_keeps_it_running_and_up_acts_on_it(fake: Fake
 
 def test_a_stop_that_never_completes_is_not_reported_as_done(fake: FakeRunPod,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pod_module, "STOP_TIMEOUT_S", 0.5)
+    monkeypatch.setenv("RUNPOD_STOP_TIMEOUT_S", "0.5")
     provider = in_process(fake, monkeypatch)
     created = provider.create(pod_props(name=STACK_POD))
     fake.inject("POST", "/v2/pods/.+/action", 409, detail="pod is busy", times=10**6)  # RunPod never stops it
@@ -583,7 +577,7 @@ def test_a_disk_full_or_a_failed_pull_names_the_setting_to_change() -> None:
 
 
 def test_reprs_of_checked_inputs_hide_the_secrets() -> None:
-    spec = PodSpec.from_props(pod_props())
+    spec = POD_INPUTS.parse(pod_props())
     assert HF_TOKEN not in repr(spec) and "vk-123" not in repr(spec)
     assert spec.env["HF_TOKEN"] == HF_TOKEN  # hidden from reprs only
 

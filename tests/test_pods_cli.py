@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from components.pod import STACK_POD_RESOURCE, pod_name
+from components.names import POD_RESOURCE as STACK_POD_RESOURCE
+from components.names import resource_name as pod_name
 from components.pods import age, main
 from tests.conftest import ROOT
 from tests.fakes.runpod_v2 import FakePod, FakeRunPod

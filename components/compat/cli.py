@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from components import compat
-from components.settings import DEFAULTS
+from components.stack_config import DEFAULTS
 
 
 def _parser() -> argparse.ArgumentParser:

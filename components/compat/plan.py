@@ -1,0 +1,129 @@
+"""`check_plan`: every reason a (vLLM version, GPU types, count, model, context, disk) choice cannot work,
+each naming the setting and its fix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from components.compat.gpus import GpuType, UnknownGpuType, cc_tuple, resolve_gpu_type
+from components.compat.models import (
+    ModelSpec,
+    default_container_disk_gb,
+    gpu_types_that_fit,
+    min_container_disk_gb,
+    model_spec,
+    vram_budget_gib,
+    vram_needed_gib,
+)
+from components.compat.versions import cuda_floor, parse_version
+
+__all__ = ["Problem", "check_plan", "network_volume_problem"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a plan cannot work: which setting, what is wrong, and what to change."""
+
+    setting: str  # short config key, e.g. "vllmVersion"
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.setting}: {self.message} Fix: {self.fix}"
+
+
+def check_plan(vllm_version: str, gpu_types: Sequence[str], gpu_count: int, model: str,
+               max_model_len: int, container_disk_gb: int | None = None,
+               has_network_volume: bool = False) -> list[Problem]:
+    """Every problem with a (vLLM version, GPU types, count, model, context length, disk) choice, each with its fix.
+
+    An empty list means the plan can work (given a host whose driver meets the image's CUDA floor, which
+    the pod's `minCudaVersion` then guarantees).
+    """
+    problems: list[Problem] = []
+    try:
+        parse_version(vllm_version)
+    except ValueError:
+        return [Problem("vllmVersion", f"{vllm_version!r} is not a vLLM version.",
+                        "use a released vllm/vllm-openai tag such as 0.12.0.")]
+    gpus: list[GpuType] = []
+    for name in gpu_types:
+        try:
+            gpus.append(resolve_gpu_type(name))
+        except UnknownGpuType as e:
+            fix = f"use one of {', '.join(e.suggestions)}." if e.suggestions else \
+                "use a RunPod GPU type id (`python -m components.compat --list`)."
+            problems.append(Problem("gpuTypes", f"unknown GPU type {name!r}.", fix))
+    if not gpu_types:
+        problems.append(Problem("gpuTypes", "no GPU type given.", "set at least one, e.g. [\"NVIDIA L40S\"]."))
+    if gpu_count < 1:
+        problems.append(Problem("gpuCount", f"{gpu_count} GPUs.", "use 1 or more."))
+        return problems
+    spec = model_spec(model)
+    if spec is not None:
+        problems += _model_problems(spec, vllm_version, gpus, gpu_count, max_model_len)
+        if container_disk_gb is not None:
+            problems += _disk_problems(spec, container_disk_gb, has_network_volume)
+    problems += _architecture_problems(vllm_version, gpus)
+    return problems
+
+
+def _model_problems(spec: ModelSpec, vllm_version: str, gpus: Sequence[GpuType], gpu_count: int,
+                    max_model_len: int) -> list[Problem]:
+    problems: list[Problem] = []
+    if parse_version(vllm_version) < parse_version(spec.min_vllm):
+        problems.append(Problem(
+            "vllmVersion", f"vLLM {vllm_version} cannot serve {spec.id}: it needs vLLM ≥ {spec.min_vllm}.",
+            f"set vllmVersion to {spec.min_vllm} or newer (its image needs a host with CUDA ≥ "
+            f"{cuda_floor(spec.min_vllm).cuda}, which the pod requests)."))
+    if max_model_len > spec.max_context:
+        problems.append(Problem("maxModelLen", f"{max_model_len} tokens exceeds {spec.id}'s context of "
+                                f"{spec.max_context}.", f"use at most {spec.max_context}."))
+    need = vram_needed_gib(spec, max_model_len)
+    fitting = ", ".join(g.id for g in gpu_types_that_fit(spec, max_model_len, gpu_count)[:5])
+    for gpu in gpus:
+        if cc_tuple(gpu.compute_capability) < cc_tuple(spec.min_compute_capability):
+            problems.append(Problem(
+                "gpuTypes", f"{gpu.id} (compute capability {gpu.compute_capability}) has no bf16, which "
+                f"{spec.id} is served in.", f"choose a GPU of compute capability ≥ {spec.min_compute_capability}"
+                f" such as {fitting}."))
+        elif vram_budget_gib(gpu, gpu_count) < need:
+            problems.append(Problem(
+                "gpuTypes", f"{gpu_count} × {gpu.id} ({gpu.vram_gb} GB) has not enough VRAM for {spec.id} at "
+                f"maxModelLen {max_model_len}: it needs about {need:.1f} GiB, vLLM may use "
+                f"{vram_budget_gib(gpu, gpu_count):.1f} GiB.",
+                f"choose a card that fits ({fitting}) or raise gpuCount."))
+    return problems
+
+
+def _disk_problems(spec: ModelSpec, container_disk_gb: int, has_network_volume: bool) -> list[Problem]:
+    floor = min_container_disk_gb(spec, has_network_volume)
+    if container_disk_gb >= floor:
+        return []
+    where = "scratch space" if has_network_volume else f"the {spec.weights_gb:g} GB of weights plus scratch space"
+    return [Problem("containerDiskGb", f"{container_disk_gb} GB cannot hold {where} ({floor} GB).",
+                    f"set containerDiskGb to at least {floor} (default "
+                    f"{default_container_disk_gb(spec, has_network_volume)}), or put the weights on a "
+                    "network volume (networkVolumeId).")]
+
+
+# Architectures vLLM's images are compiled for: sm_100 and sm_120 (Blackwell) appear in the arch list
+# from 0.9.2 on (torch_cuda_arch_list in docker/Dockerfile).
+_MIN_VLLM_FOR_CC: dict[str, str] = {"10.0": "0.9.2", "12.0": "0.9.2"}
+
+
+def _architecture_problems(vllm_version: str, gpus: Sequence[GpuType]) -> list[Problem]:
+    problems = []
+    for gpu in gpus:
+        needed = _MIN_VLLM_FOR_CC.get(gpu.compute_capability)
+        if needed and parse_version(vllm_version) < parse_version(needed):
+            problems.append(Problem(
+                "vllmVersion", f"vLLM {vllm_version} images have no kernels for {gpu.id} "
+                f"(compute capability {gpu.compute_capability}).", f"use vLLM {needed} or newer, or another GPU."))
+    return problems
+
+
+def network_volume_problem(cloud: str) -> str | None:
+    """Why a network volume cannot be used in `cloud` (None when it can)."""
+    return None if cloud == "SECURE" else "RunPod network volumes exist only in Secure Cloud"

@@ -1,0 +1,74 @@
+"""Where a vLLM server answers and how to authenticate to it: what the probe is pointed at.
+
+A pod is reached through RunPod's proxy (`https://{pod}-8000.proxy.runpod.net`): `/health` is open and the
+vLLM key guards `/v1`. Other fronts (a RunPod Serverless load balancer answers `/ping` and wants RunPod's
+key on every path) are other targets; the probe's steps stay the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from components.names import setting
+
+__all__ = ["API_KEY_SETTING", "Target", "api_key_problem", "normalize_base_url", "url_problem"]
+
+API_KEY_SETTING = setting("vllmApiKey")
+
+
+@dataclass(frozen=True)
+class Target:
+    """`root` is the server without `/v1`; `api_key` goes as a Bearer token to `/v1/*` (and, with
+    `key_on_health`, to the health path too)."""
+
+    root: str
+    api_key: str | None = field(default=None, repr=False)
+    health_path: str = "/health"
+    key_on_health: bool = False
+
+    @classmethod
+    def of(cls, base_url: str, api_key: str | None = None) -> Target:
+        """A pod's server at `base_url` (with or without /v1). ValueError naming the fix for a bad URL or key."""
+        if api_key is not None and (problem := api_key_problem(api_key)):
+            raise ValueError(problem)
+        return cls(normalize_base_url(base_url), api_key)
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def health_auth(self) -> dict[str, str]:
+        return self.auth() if self.key_on_health else {}
+
+    def redact(self, text: str) -> str:
+        return text.replace(self.api_key, "***") if self.api_key else text
+
+
+def normalize_base_url(base_url: str) -> str:
+    """The server root: `https://x/v1/` → `https://x`. ValueError (naming the fix) when it is no http(s) URL."""
+    problem = url_problem(base_url)
+    if problem:
+        raise ValueError(problem)
+    root = base_url.strip().rstrip("/")
+    return root[: -len("/v1")] if root.endswith("/v1") else root
+
+
+def url_problem(base_url: object) -> str | None:
+    if not isinstance(base_url, str) or not base_url.strip():
+        return "base_url is empty: give the server URL, e.g. https://<podId>-8000.proxy.runpod.net"
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return (f"base_url {base_url!r} is not an http(s) URL: give e.g. "
+                "https://<podId>-8000.proxy.runpod.net (with or without /v1)")
+    if parts.query or parts.fragment:
+        return f"base_url {base_url!r} has a query or fragment: give only scheme, host, port and path"
+    return None
+
+
+def api_key_problem(api_key: object) -> str | None:
+    # Never echo the key: requests' own InvalidHeader error would, so refuse bad keys before sending.
+    if not isinstance(api_key, str) or not api_key:
+        return "the vLLM API key is empty: unset it, or set it to the key the pod's vLLM was started with"
+    if not api_key.isascii() or not api_key.isprintable() or any(c.isspace() for c in api_key):
+        return "the vLLM API key contains spaces or control characters: check how it was stored"
+    return None

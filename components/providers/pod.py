@@ -1,0 +1,170 @@
+"""The RunPod pod as a Pulumi dynamic resource (`pulumi-python:dynamic/runpod:Pod`) over RunPod REST v2.
+
+The pod may only land on a host whose driver runs the image (`gpu.minCudaVersion` on every create, the host's
+`cudaVersion` checked once RUNNING), it never bills in silence when it fails (any failure after RunPod made
+the pod terminates it before raising, with the cause read from the pod's system log), and `pulumi refresh`
+and `pulumi destroy` handle it like any resource.
+
+The provider follows the dynamic-provider contract: `create` is transactional, `delete` treats 404 as done,
+`read` returns `ReadResult(None, {})` for a pod that is gone. This module is that contract; the inputs are in
+`pod_inputs`, the rules in `pod_rules`, what is done to one pod in `pod_ops`, placement in `pod_placement`.
+State written before this layout names `components.pod.PodProvider`, which stays a re-export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
+
+from components.providers.base import RunPodProvider
+from components.providers.pod_inputs import POD_INPUTS
+from components.providers.pod_ops import PodCall
+from components.providers.pod_placement import Placement
+from components.providers.pod_rules import (
+    STOPPED_STATUSES,
+    PodError,
+    diff_inputs,
+    errored_message,
+    live_outputs,
+    pod_outputs,
+)
+from components.runpod import NotFound
+
+__all__ = ["POD_TYPE", "Pod", "PodArgs", "PodError", "PodProvider"]
+
+POD_TYPE = "pulumi-python:dynamic/runpod:Pod"  # the type token
+
+
+class PodProvider(RunPodProvider):
+    """CRUD of one RunPod GPU pod. Pickled into state by reference: keep the module path and class name
+    importable (components.pod re-exports it for state written before this module existed)."""
+
+    def _call(self, props: Mapping[str, Any]) -> PodCall:
+        spec = POD_INPUTS.parse(props)
+        return PodCall(self.client(), spec)
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs, failures = POD_INPUTS.check(news)
+        return CheckResult(inputs, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return diff_inputs(olds, news)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        call = self._call(props)
+        placement = Placement.start(call)
+        pod = placement.place()
+        try:
+            pod = call.wait_running(pod)
+            placement.end_duplicates(keep=pod.id)
+            call.verify_host(pod)
+            if not call.spec.running:
+                pod = call.stop(pod)
+        except PodError as e:
+            raise PodError(f"{e} {placement.terminate_after_failure(pod.id)}") from None
+        except Exception as e:
+            raise PodError(f"{call.spec.describe()} {pod.id}: {e}. "
+                           f"{placement.terminate_after_failure(pod.id)}") from e
+        except BaseException:  # interrupted: still do not leave a billing pod behind
+            call.terminate(pod.id)
+            raise
+        return CreateResult(pod.id, pod_outputs(POD_INPUTS.plain(call.spec), pod))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            pod = self.client().pods.get(id_)
+        except NotFound:
+            return ReadResult(None, {})
+        if pod.status == "TERMINATED":
+            return ReadResult(None, {})
+        if pod.status == "ERROR":
+            pulumi.log.warn(errored_message(pod))
+        outs = live_outputs(props, pod)
+        return ReadResult(id_, outs, {k: outs[k] for k in POD_INPUTS.keys if k in outs})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        call = self._call(news)
+        try:
+            pod = call.client.pods.get(id_)
+        except NotFound:
+            raise PodError(f"pod {id_} no longer exists: run `pulumi refresh`, then `pulumi up` to create it "
+                           "again") from None
+        if not call.spec.running and pod.status == "ERROR":
+            raise PodError(errored_message(pod))  # before any change: stopping cannot end its billing
+        patch = call.spec.patch_body(POD_INPUTS.parse(olds))
+        if patch:
+            pulumi.log.info(f"{call.spec.describe()} {id_}: updating {', '.join(sorted(patch))} in place")
+            pod = call.client.pods.update(id_, patch)
+        if not call.spec.running:
+            return UpdateResult(pod_outputs(POD_INPUTS.plain(call.spec), call.stop(pod)))
+        if pod.status in STOPPED_STATUSES or pod.status == "ERROR":
+            pod = call.start(pod)
+        if pod.status != "RUNNING":
+            try:
+                pod = call.wait_running(pod)
+            except PodError as e:
+                raise PodError(f"{e} {call.contain(pod.id)}") from None
+        call.verify_host(pod)
+        return UpdateResult(pod_outputs(POD_INPUTS.plain(call.spec), pod))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        try:
+            self.client().pods.terminate(id_)
+        except NotFound:
+            pulumi.log.info(f"pod {id_} was already gone")
+
+
+@dataclass
+class PodArgs:
+    """Inputs of `Pod` as the program passes them (values may be Outputs). Unset ones (None) take the
+    defaults `PodSpec` declares; the keys are `PodSpec`'s field names (a test keeps them equal)."""
+
+    name: pulumi.Input[str]
+    image: pulumi.Input[str]
+    gpu_type_ids: pulumi.Input[Sequence[str]]  # in order of preference
+    min_cuda_version: pulumi.Input[str]  # "12.9": the host driver floor the image needs
+    gpu_count: pulumi.Input[int] | None = None
+    cloud: pulumi.Input[str] | None = None
+    container_disk_gb: pulumi.Input[int] | None = None
+    ports: pulumi.Input[Sequence[str]] | None = None
+    env: Mapping[str, pulumi.Input[str]] | None = None  # values may be secret Outputs
+    args: pulumi.Input[str] | None = None  # passed to the image's ENTRYPOINT
+    network_volume_id: pulumi.Input[str] | None = None
+    volume_mount_path: pulumi.Input[str] | None = None
+    registry_auth_id: pulumi.Input[str] | None = None
+    max_cost_per_hour: pulumi.Input[float] | None = None
+    ready_timeout_s: pulumi.Input[int] | None = None
+    running: pulumi.Input[bool] | None = None  # false stops the pod (GPU released, disk kept)
+
+
+class Pod(pulumi.dynamic.Resource, module="runpod", name="Pod"):
+    """A RunPod GPU pod that only runs where its image can, and never bills in silence when it fails.
+    Its outputs are its inputs plus the attributes below."""
+
+    pod_id: pulumi.Output[str]
+    status: pulumi.Output[str]
+    gpu_type_id: pulumi.Output[str]
+    cuda_version: pulumi.Output[str | None]
+    cost_per_hr: pulumi.Output[float]
+    data_center_id: pulumi.Output[str | None]
+    endpoint_url: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, args: PodArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        given = {f.name: getattr(args, f.name) for f in fields(args)}
+        props: dict[str, Any] = POD_INPUTS.with_defaults({k: v for k, v in given.items() if v is not None})
+        props.update(dict.fromkeys(_output_keys()))
+        # env carries the HF token and the vLLM key: keep it encrypted in state (input and output) whatever
+        # the program passed.
+        if args.env is not None:
+            props["env"] = pulumi.Output.secret(args.env)
+        secret_env = pulumi.ResourceOptions(additional_secret_outputs=["env"])
+        super().__init__(PodProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_env))
+
+
+def _output_keys() -> tuple[str, ...]:
+    """What RunPod reports beside the inputs: the annotated attributes of `Pod`."""
+    return tuple(Pod.__annotations__)

@@ -1,0 +1,42 @@
+"""RunPod REST v2: one transport (`request()`, retries, typed errors, key scrubbing), one module per API
+family (`pods`, `catalog`, `logs`), reached from one `RunPodClient`.
+
+REST v1 is retired and GraphQL retires early 2027, so this targets v2 only
+(../shared/research/runpod.md; the contract is RunPod's published openapi-v2.json).
+"""
+
+from components.runpod.client import RunPodClient
+from components.runpod.credentials import (
+    DEFAULT_API_URL,
+    ENV_SOURCES,
+    KeySources,
+    check_api_key,
+    check_api_url,
+    is_loopback,
+    scrub,
+)
+from components.runpod.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InsecureApiUrl,
+    InsufficientBalance,
+    InvalidApiKey,
+    InvalidRequest,
+    MissingApiKey,
+    NotFound,
+    RateLimited,
+    RunPodError,
+    ServerError,
+    TransportError,
+    Unauthorized,
+)
+from components.runpod.logs import LogLine
+from components.runpod.pods import NoCapacity, PodInfo
+
+__all__ = [
+    "DEFAULT_API_URL", "ENV_SOURCES", "BadRequest", "Conflict", "Forbidden", "InsecureApiUrl",
+    "InsufficientBalance", "InvalidApiKey", "InvalidRequest", "KeySources", "LogLine", "MissingApiKey",
+    "NoCapacity", "NotFound", "PodInfo", "RateLimited", "RunPodClient", "RunPodError", "ServerError",
+    "TransportError", "Unauthorized", "check_api_key", "check_api_url", "is_loopback", "scrub",
+]

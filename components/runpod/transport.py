@@ -1,0 +1,192 @@
+"""The one way this project speaks HTTP to RunPod REST v2: `Transport.request()`.
+
+Every call builds its own `requests.Session` (the callers are dynamic providers, pickled into state) with a
+Bearer key, connect and read timeouts, and urllib3 `Retry` for what is safe to repeat: 429 (honouring
+`Retry-After`) everywhere, and 502/503/504 and dropped connections only for idempotent calls. A create is
+never blindly retried on 5xx: RunPod has been seen to make the resource and still answer 500, so the caller
+must look it up by name.
+
+Errors come back as RFC 9457 problem+json and are mapped to the types in `errors`, keeping RunPod's
+`detail`. The key, and any other secret the caller names, never appears in an exception or a repr.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
+
+from components.runpod.credentials import DEFAULT_API_URL, ENV_SOURCES, KeySources, check_api_key, check_api_url, scrub
+from components.runpod.errors import BY_STATUS, MissingApiKey, RunPodError, ServerError, TransportError
+
+__all__ = ["Transport"]
+
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 30.0
+# RunPod's own sample gives a create 60 s: placement can be slow, and a timeout there costs a lookup.
+CREATE_READ_TIMEOUT_S = 60.0
+RETRIES = 4
+BACKOFF_FACTOR_S = 0.5
+# A Retry-After longer than this (an hour or day window) is reported, not slept through.
+MAX_RETRY_AFTER_S = 60.0
+USER_AGENT = "autoglm-runpod/0.2 (+pulumi dynamic provider)"
+_TAGS = re.compile(r"<[^>]+>")
+
+
+class _RunPodRetry(Retry):
+    """urllib3 Retry that gives up, instead of sleeping, when Retry-After names a long window (hour, day):
+    the caller then gets `RateLimited` with the wait, rather than a command that hangs for an hour."""
+
+    def increment(self, method: str | None = None, url: str | None = None,
+                  response: BaseHTTPResponse | None = None, error: Exception | None = None,
+                  _pool: ConnectionPool | None = None, _stacktrace: TracebackType | None = None) -> Self:
+        wait = _seconds(response.headers.get("Retry-After")) if response is not None else None
+        if wait is not None and wait > MAX_RETRY_AFTER_S and _pool is not None:
+            raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After {wait:g} s is too long to wait"))
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def _seconds(value: str | None) -> float | None:
+    """Retry-After as seconds (v2 sends integer seconds); None when absent or not a number."""
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Transport:
+    """Settings of the HTTP exchange with RunPod; holds no open connection (safe to pickle or copy)."""
+
+    api_key: str = field(repr=False)
+    base_url: str = DEFAULT_API_URL
+    sources: KeySources = ENV_SOURCES
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
+    read_timeout_s: float = READ_TIMEOUT_S
+    create_read_timeout_s: float = CREATE_READ_TIMEOUT_S
+    retries: int = RETRIES
+    backoff_factor_s: float = BACKOFF_FACTOR_S
+    # Other secrets that RunPod may echo back (a pod's env in a 400 detail): scrubbed like the key.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = (self.base_url or DEFAULT_API_URL).rstrip("/")
+        check_api_url(self.base_url, self.sources)
+        if self.api_key:
+            check_api_key(self.api_key, self.sources)
+
+    def without_retries(self) -> Transport:
+        """A copy that sends each call once: for callers that poll and so retry on their own schedule."""
+        clone = copy.copy(self)
+        clone.retries = 0
+        return clone
+
+    def scrub(self, text: str) -> str:
+        return scrub(text, self.api_key, *self.secrets)
+
+    def request(self, method: str, path: str, *, body: Mapping[str, Any] | None = None,
+                params: Mapping[str, str] | None = None, idempotent: bool = True,
+                read_timeout_s: float | None = None) -> dict[str, Any]:
+        """One call; the parsed JSON object (a JSON list comes back as `{"items": [...]}`), `{}` for 204."""
+        url = self.base_url + path
+        timeout = (self.connect_timeout_s, read_timeout_s or self.read_timeout_s)
+        with self.session(idempotent) as session:
+            try:
+                response = session.request(method, url, json=body, params=params, timeout=timeout)
+            except requests.RequestException as e:
+                raise TransportError(f"RunPod {method} {path}: no answer ({self.scrub(type(e).__name__)}: "
+                                     f"{self.scrub(str(e))[:300]})") from None
+            self.raise_for_problem(method, path, response)
+            if response.status_code == 204 or not response.content:
+                return {}
+            try:
+                parsed = response.json()
+            except ValueError:
+                raise ServerError(f"RunPod {method} {path}: {response.status_code} with a body that is not "
+                                  f"JSON: {self._snippet(response)}", status=response.status_code) from None
+            return parsed if isinstance(parsed, dict) else {"items": parsed}
+
+    def session(self, idempotent: bool) -> requests.Session:
+        if not self.api_key:
+            raise MissingApiKey(f"no RunPod API key: {self.sources.missing}")
+        retry = _RunPodRetry(
+            total=self.retries, connect=self.retries,
+            # Once a create was sent, a dropped answer may hide what it made: never re-send it.
+            read=self.retries if idempotent else 0,
+            status=self.retries,
+            status_forcelist=(429, 502, 503, 504) if idempotent else (429,),
+            allowed_methods=frozenset({"GET", "PATCH", "DELETE", "POST", "PUT"}),
+            backoff_factor=self.backoff_factor_s, respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        session = requests.Session()
+        adapter = HTTPAdapter(max_retries=retry)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers["Authorization"] = f"Bearer {self.api_key}"
+        session.headers["Accept"] = "application/json"
+        session.headers["User-Agent"] = USER_AGENT
+        return session
+
+    def raise_for_problem(self, method: str, path: str, response: requests.Response) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        title, detail, errors = self._problem(response)
+        cls = BY_STATUS.get(status, ServerError if status >= 500 else RunPodError)
+        message = f"RunPod {method} {path}: {status} {title}: {detail}"
+        if errors:
+            message += " (" + "; ".join(errors) + ")"
+        retry_after = _seconds(response.headers.get("Retry-After"))
+        if status == 429 and retry_after is not None:
+            message += f"; retry after {retry_after:g} s"
+        raise cls(self.scrub(message), status=status, detail=self.scrub(detail),
+                  errors=tuple(self.scrub(e) for e in errors), retry_after_s=retry_after)
+
+    def _problem(self, response: requests.Response) -> tuple[str, str, list[str]]:
+        kind = response.headers.get("Content-Type", "")
+        if "json" in kind:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = None
+            if isinstance(problem, dict):
+                return (str(problem.get("title") or response.reason or ""), str(problem.get("detail") or ""),
+                        [str(e) for e in problem.get("errors") or []])
+        # A proxy in front of RunPod answers HTML (e.g. Cloudflare's 502 page): keep a readable snippet.
+        return response.reason or "", f"non-JSON answer ({kind or 'no content type'}): {self._snippet(response)}", []
+
+    def _snippet(self, response: requests.Response) -> str:
+        text = " ".join(_TAGS.sub(" ", response.text).split())
+        return self.scrub(text[:200])
+
+    def open_stream(self, path: str, params: Mapping[str, str], last_event_id: str | None,
+                    idle_s: float) -> requests.Response:
+        """A server-sent-events GET whose socket read times out after `idle_s`; the caller closes it."""
+        session = self.session(idempotent=True)
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        try:
+            response = session.get(self.base_url + path, params=params, headers=headers, stream=True,
+                                   timeout=(self.connect_timeout_s, idle_s))
+        except requests.RequestException as e:
+            session.close()
+            raise TransportError(f"RunPod GET {path}: no answer ({type(e).__name__})") from None
+        try:
+            self.raise_for_problem("GET", path, response)
+        except RunPodError:
+            response.close()
+            session.close()
+            raise
+        return response

@@ -1,0 +1,68 @@
+"""One way to wait: read until done, with a deadline and growing pauses. No Pulumi and no HTTP import.
+
+Every poll of the stack (a pod reaching RUNNING or a stop, pods a lost create may still make, vLLM's
+/health) is `wait_until(read, done, deadline=..., pauses=...)`; what a read means and how progress is shown
+stay with the caller.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+__all__ = ["Deadline", "WaitTimedOut", "pauses", "wait_until"]
+
+
+@dataclass
+class Deadline:
+    """A point in monotonic time, `limit_s` after the start (or after `start`, when given)."""
+
+    limit_s: float
+    start: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def remaining(self) -> float:
+        return max(0.0, self.start + self.limit_s - time.monotonic())
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.start + self.limit_s
+
+
+class WaitTimedOut(Exception, Generic[T]):
+    """The deadline passed before `done`; `last` is the last value read."""
+
+    def __init__(self, last: T) -> None:
+        super().__init__("deadline passed")
+        self.last = last
+
+
+def pauses(first_s: float, factor: float = 1.5, cap_s: float | None = None) -> Iterator[float]:
+    """first, first×factor, … up to `cap_s` (default: four times the first)."""
+    cap = first_s * 4 if cap_s is None else cap_s
+    pause = min(first_s, cap)
+    while True:
+        yield pause
+        pause = min(pause * factor, cap)
+
+
+def wait_until(read: Callable[[], T], done: Callable[[T], bool], *, deadline: Deadline, pauses: Iterator[float],
+               failed: Callable[[T], bool] = lambda _: False, seen: Callable[[T], None] = lambda _: None,
+               first: Callable[[], T] | None = None) -> T:
+    """Read (first with `first`, when given) until `done(value)` or `failed(value)`, and return that value;
+    the caller tells which. `seen` gets every value read (for progress). Raises `WaitTimedOut` with the last
+    value once the deadline passed; never sleeps past it."""
+    value = (first or read)()
+    while True:
+        seen(value)
+        if done(value) or failed(value):
+            return value
+        if deadline.expired():
+            raise WaitTimedOut(value)
+        time.sleep(min(next(pauses), deadline.remaining()))
+        value = read()
