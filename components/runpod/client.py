@@ -1,4 +1,5 @@
-"""`RunPodClient`: one object, one family of calls per API (`client.pods`, `client.catalog`), as
+"""`RunPodClient`: one object, one family of calls per API (`client.pods`, `client.endpoints`,
+`client.volumes`, `client.catalog`), as
 hcloud-python's `client.servers`. It holds only settings; every call opens its own connection."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import replace
 from components import tuning
 from components.runpod.catalog import CatalogClient
 from components.runpod.credentials import ENV_SOURCES, KeySources
+from components.runpod.endpoints import EndpointsClient
 from components.runpod.pods import PodsClient
 from components.runpod.transport import (
     BACKOFF_FACTOR_S,
@@ -19,6 +21,7 @@ from components.runpod.transport import (
     RETRIES,
     Transport,
 )
+from components.runpod.volumes import VolumesClient
 
 __all__ = ["RunPodClient"]
 
@@ -54,6 +57,14 @@ class RunPodClient:
     @property
     def catalog(self) -> CatalogClient:
         return CatalogClient(self.transport)
+
+    @property
+    def endpoints(self) -> EndpointsClient:
+        return EndpointsClient(self.transport)
+
+    @property
+    def volumes(self) -> VolumesClient:
+        return VolumesClient(self.transport)
 
     @property
     def base_url(self) -> str:
