@@ -20,6 +20,12 @@ PUBLIC_ENDPOINT_WARNING = (
     f"{PROJECT}:publicEndpoint is true: the model server answers anyone who finds its URL "
     "(https://POD_ID-8000.proxy.runpod.net). They can use the GPU you pay for and read what your phone agent "
     "sends, screenshots included. Unset publicEndpoint to have the stack generate and enforce an API key.")
+READY_IMAGE_WARNING = (
+    f"{PROJECT}:image is a ready image, not this project's build: no nginx stands in front of vLLM, so only "
+    "vLLM's --api-key guards it, and that covers /v1 alone. POST /invocations answers chat completions without "
+    "a key, and /tokenize and /metrics answer anyone who finds the pod's URL. Set "
+    f"{PROJECT}:imageRepository instead, to build this project's image, which lets only /health, /ping and "
+    "/v1 with the key through.")
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ class AutoGLMService(pulumi.ComponentResource):
         image = self._image(name, settings, child)
         self.image_ref = image.ref
         self.api_key = self._api_key(name, settings, secrets, child)
+        if not image.built_by_stack and self.api_key is not None:
+            pulumi.log.warn(READY_IMAGE_WARNING)  # with publicEndpoint, its own warning already says it is open
         self.pod = Pod(f"{name}-pod", self._pod_args(name, settings, secrets, image), pulumi.ResourceOptions(
             parent=self, custom_timeouts=pulumi.CustomTimeouts(create=f"{settings.health_timeout_minutes + 10}m")))
         self.base_url = self.pod.endpoint_url.apply(lambda url: f"{url}/v1")

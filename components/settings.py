@@ -89,6 +89,9 @@ _HF_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 _STACK_REF_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
+# The image's start script writes the key into nginx's configuration (docker/start.sh, same rule), so it must be
+# an RFC 6750 bearer token (b64token): nothing nginx would read as syntax ($, quotes, spaces, ;, braces, \).
+_BEARER_TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
 
 def _text(key: str, raw: str | None) -> str | None:
@@ -184,6 +187,11 @@ def _secret(key: str, raw: str | None) -> str | None:
                             f"`pulumi config set --secret {key}`.")
     if key == "vllmApiKey" and len(raw) < 16:
         raise SettingsError(key, raw, "use at least 16 characters, or unset it to have the stack generate one.")
+    if key == "vllmApiKey" and not _BEARER_TOKEN_RE.fullmatch(raw):
+        raise SettingsError(key, raw, "nginx, which guards the server, holds the key in its configuration and "
+                            "cannot hold quotes, $, spaces, newlines, backslashes, braces, semicolons and the like "
+                            "safely. Use letters, digits and - . _ ~ + / (= only at the end), or unset it to have "
+                            "the stack generate one.")
     return raw
 
 

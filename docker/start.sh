@@ -4,8 +4,15 @@
 #   1. compares the host driver's CUDA version (nvidia-smi) with the image's floor and stops at once when the
 #      driver is too old, rather than letting vLLM die later with an opaque CUDA error;
 #   2. puts the Hugging Face and vLLM caches on the volume at VOLUME_PATH, so a restart reuses the weights;
-#   3. execs `vllm serve` with Open-AutoGLM's launch flags, each overridable by environment, with
-#      `--api-key` only when VLLM_API_KEY is set; arguments given to the container are appended.
+#   3. renders nginx's configuration and starts nginx on PORT (the pod's public port) in front of
+#      `vllm serve` on 127.0.0.1:VLLM_PORT, with Open-AutoGLM's launch flags, each overridable by environment,
+#      and `--api-key` only when VLLM_API_KEY is set; arguments given to the container are appended;
+#   4. supervises both: when either ends, it stops the other and exits non-zero saying which, so RunPod shows
+#      the pod as failed rather than serving half. SIGTERM or SIGINT stops both and exits 0.
+# Why nginx: vLLM's --api-key guards only /v1 (and /v2, /inference in newer releases); /invocations serves the
+# same completions without a key, and /tokenize, /metrics, /docs answer anyone. The pod's URL is public, so
+# nginx lets through only GET /health, GET /ping and /v1/ with the key; every other path is 404. vLLM keeps
+# its own --api-key as a second lock.
 # Never `--allowed-local-media-path`: the server is public and AutoGLM's client sends images inline.
 set -euo pipefail
 
@@ -24,10 +31,33 @@ MM_PROCESSOR_CACHE_TYPE=${MM_PROCESSOR_CACHE_TYPE:-shm}
 MM_PROCESSOR_KWARGS=${MM_PROCESSOR_KWARGS:-'{"max_pixels":5000000}'}
 LIMIT_MM_PER_PROMPT=${LIMIT_MM_PER_PROMPT:-'{"image":10}'}
 CHAT_TEMPLATE_CONTENT_FORMAT=${CHAT_TEMPLATE_CONTENT_FORMAT:-string}
-PORT=${PORT:-8000}
+PORT=${PORT:-8000}                       # nginx: the port the pod exposes
+VLLM_PORT=${VLLM_PORT:-8001}             # vLLM, reachable from inside the container only
+PROXY_HOST=${PROXY_HOST:-0.0.0.0}        # IPv4 only: a container without IPv6 would make [::] fail to bind
+PROXY_DIR=${PROXY_DIR:-/run/autoglm-proxy}  # nginx's config (it holds the key: root-only), pid and temp files
+PROXY_ACCESS_LOG=${PROXY_ACCESS_LOG:-/dev/stdout}
+PROXY_ERROR_LOG=${PROXY_ERROR_LOG:-stderr}
+PROXY_USER=${PROXY_USER:-www-data}       # nginx's workers, when started as root
+STOP_GRACE_S=${STOP_GRACE_S:-10}         # how long a stopped process may take before it is killed
+readonly VLLM_HOST=127.0.0.1
 
 require_count() {  # name value: a positive integer, or stop naming the variable
   [[ $2 =~ ^[1-9][0-9]*$ ]] || fail "$1=$2 is not a positive integer; set it to e.g. $3 or unset it."
+}
+
+# Values written into nginx's configuration: nothing nginx would read as syntax (quotes, $, ;, braces, spaces).
+require_conf_word() {  # name value example
+  [[ $2 =~ ^[A-Za-z0-9_./:-]+$ ]] || fail "$1=$2 cannot go into nginx's configuration; use e.g. $3."
+}
+
+# The key goes into nginx's configuration too, so it must be an RFC 6750 bearer token (b64token): letters,
+# digits, - . _ ~ + /, then optional trailing = signs. The stack's settings refuse other keys at preview
+# (components/settings.py); this catches a container started by hand. The key itself is never printed.
+require_bearer_token() {
+  [[ -z ${VLLM_API_KEY:-} || $VLLM_API_KEY =~ ^[A-Za-z0-9._~+/-]+=*$ ]] && return 0
+  fail "VLLM_API_KEY holds characters nginx's configuration cannot hold safely (quotes, \$, spaces, newlines," \
+    "backslashes, braces, semicolons, ...). Use letters, digits and - . _ ~ + / (= only at the end): set the" \
+    "stack's autoglm-runpod:vllmApiKey to such a key, or unset it to have the stack generate one."
 }
 
 # "12.9" → 12009, so major.minor compare numerically (12.10 > 12.9), as the container runtime's gate does.
@@ -99,9 +129,196 @@ show_command() {
   say "exec ${line}"
 }
 
+# nginx's configuration. Routes: GET /health and GET /ping open (the health check, RunPod's proxy and load
+# balancer probe them before any key); /v1/ only with `Authorization: Bearer <VLLM_API_KEY>` (open when no key
+# is set: publicEndpoint); everything else 404.
+proxy_conf() {
+  local user_line="" auth_check="# No VLLM_API_KEY (publicEndpoint): /v1/ is open to anyone."
+  (( EUID == 0 )) && user_line="user ${PROXY_USER};"
+  # `if` with `=`/`!=` compares whole strings, case-sensitively (a map would ignore case).
+  [[ -n ${VLLM_API_KEY:-} ]] && auth_check="if (\$http_authorization != \"Bearer ${VLLM_API_KEY}\") {
+                return 401 '{\"error\": \"Unauthorized\"}';
+            }"
+  cat <<CONF
+# Rendered by autoglm-start at every container start; it may hold the API key, so only root reads it.
+daemon off;
+worker_processes 2;  # one phone agent's requests; the work is vLLM's
+pid ${PROXY_DIR}/nginx.pid;
+${user_line}
+# warn, not info: info lines quote whole request header lines, the Authorization header included.
+error_log ${PROXY_ERROR_LOG} warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    server_tokens off;
+    default_type application/json;
+    client_body_temp_path ${PROXY_DIR}/client_body;
+    proxy_temp_path ${PROXY_DIR}/proxy;
+    fastcgi_temp_path ${PROXY_DIR}/fastcgi;
+    uwsgi_temp_path ${PROXY_DIR}/uwsgi;
+    scgi_temp_path ${PROXY_DIR}/scgi;
+    # The method and path only: no query string and no header, so the key cannot reach the log.
+    log_format autoglm '\$remote_addr [\$time_local] "\$request_method \$uri" \$status \$body_bytes_sent '
+                       '\$request_time "\$http_x_forwarded_for"';
+    access_log ${PROXY_ACCESS_LOG} autoglm;
+
+    upstream vllm {
+        server ${VLLM_HOST}:${VLLM_PORT};
+        keepalive 8;
+    }
+
+    server {
+        listen ${PROXY_HOST}:${PORT} default_server;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+
+        location = /health {
+            if (\$request_method !~ ^(GET|HEAD)\$) {
+                return 405 '{"detail": "Method Not Allowed"}';
+            }
+            proxy_pass http://vllm/health;
+            proxy_read_timeout 30s;
+        }
+
+        # RunPod Serverless load balancers: 200 ready, 204 still loading (vLLM listens only once the model is
+        # loaded, so nginx's 502 for a refused connection means "loading"), vLLM's 503 (engine dead) as is.
+        location = /ping {
+            if (\$request_method !~ ^(GET|HEAD)\$) {
+                return 405 '{"detail": "Method Not Allowed"}';
+            }
+            proxy_pass http://vllm/health;
+            proxy_read_timeout 30s;
+            error_page 502 = @loading;
+        }
+
+        location @loading {
+            return 204;
+        }
+
+        location /v1/ {
+            ${auth_check}
+            # With a URI part, nginx sends its normalized path: /v1/../tokenize never reaches vLLM as such.
+            proxy_pass http://vllm/v1/;
+            # Server-sent events reach the client as vLLM writes them.
+            proxy_buffering off;
+            # Screenshots stream through to vLLM rather than into a temp file first.
+            proxy_request_buffering off;
+            client_body_buffer_size 1m;
+            # Ten 5-megapixel screenshots, the most a prompt holds (--limit-mm-per-prompt image 10,
+            # max_pixels 5000000), as PNGs that do not compress at all (RGBA, 4 bytes a pixel):
+            # 10 x 5,000,000 x 4 B = 200 MB, in base64 x 4/3 = 267 MB; 300m leaves room for the JSON and text.
+            client_max_body_size 300m;
+            # A long generation is never cut here (RunPod's own proxy cuts pod requests at 100 s).
+            proxy_read_timeout 3600s;
+            proxy_send_timeout 3600s;
+            send_timeout 3600s;
+        }
+
+        location = /v1 {
+            return 404 '{"detail": "Not Found"}';
+        }
+
+        location / {
+            return 404 '{"detail": "Not Found"}';
+        }
+    }
+}
+CONF
+}
+
+start_proxy() {
+  local conf=${PROXY_DIR}/nginx.conf
+  mkdir -p "$PROXY_DIR"
+  (umask 077 && proxy_conf > "$conf")
+  nginx -t -q -c "$conf" || fail "nginx refused its configuration ${conf} (see above)."
+  nginx -c "$conf" &
+  proxy_pid=$!
+  if [[ -n ${VLLM_API_KEY:-} ]]; then
+    say "nginx on ${PROXY_HOST}:${PORT} in front of vLLM on ${VLLM_HOST}:${VLLM_PORT}: GET /health and GET /ping" \
+      "open, /v1/ only with the API key, every other path 404."
+  else
+    say "nginx on ${PROXY_HOST}:${PORT} in front of vLLM on ${VLLM_HOST}:${VLLM_PORT}: no VLLM_API_KEY, so /v1/" \
+      "is open to anyone (public endpoint); GET /health and GET /ping open, every other path 404."
+  fi
+}
+
+start_vllm() {
+  show_command "$@"
+  vllm "$@" &
+  vllm_pid=$!
+}
+
+alive() {  # pid...: true while any of them runs
+  local pid
+  for pid in "$@"; do kill -0 "$pid" 2>/dev/null && return 0; done
+  return 1
+}
+
+# TERM each, give them STOP_GRACE_S seconds together, then KILL what is left, and reap them.
+stop_processes() {
+  local pid ticks=0
+  kill -TERM "$@" 2>/dev/null || true
+  while alive "$@"; do
+    if (( ticks >= STOP_GRACE_S * 50 )); then
+      say "still running ${STOP_GRACE_S} s after SIGTERM; sending SIGKILL." >&2
+      kill -KILL "$@" 2>/dev/null || true
+      break
+    fi
+    sleep 0.02
+    ticks=$((ticks + 1))
+  done
+  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
+
+stop_signal=""
+on_signal() {  # the trap also stops the children, so a `wait` that started just after it still returns
+  stop_signal=$1
+  [[ -z ${proxy_pid:-} && -z ${vllm_pid:-} ]] || kill -TERM ${proxy_pid:-} ${vllm_pid:-} 2>/dev/null || true
+}
+
+ended() {  # name status other-name other-pid: one process ended, so the pod must end too
+  local how="exited with status $2"
+  (( $2 > 128 )) && how="was killed by signal $(( $2 - 128 ))"
+  say "$1 ${how}; stopping $3. The container ends so that RunPod shows the pod as failed rather than" \
+    "serving half (the log above says why $1 ended)." >&2
+  stop_processes "$4"
+  exit $(( $2 == 0 ? 1 : $2 ))
+}
+
+supervise() {  # `wait -n -p` needs bash 5.1 (Ubuntu 22.04 has 5.1.16)
+  local exited status
+  while true; do
+    if [[ -n $stop_signal ]]; then
+      stop_processes "$proxy_pid" "$vllm_pid"
+      say "stopped on SIG${stop_signal}."
+      exit 0
+    fi
+    status=0
+    wait -n -p exited "$proxy_pid" "$vllm_pid" || status=$?
+    case ${exited:-} in
+      "$vllm_pid") ended vLLM "$status" nginx "$proxy_pid" ;;
+      "$proxy_pid") ended nginx "$status" vLLM "$vllm_pid" ;;
+      "") [[ -n $stop_signal ]] || fail "lost track of nginx and vLLM (wait answered ${status})." ;;
+    esac
+  done
+}
+
 require_count MAX_MODEL_LEN "$MAX_MODEL_LEN" 25480
 require_count TENSOR_PARALLEL_SIZE "$TENSOR_PARALLEL_SIZE" 1
 require_count PORT "$PORT" 8000
+require_count VLLM_PORT "$VLLM_PORT" 8001
+require_count STOP_GRACE_S "$STOP_GRACE_S" 10
+(( PORT != VLLM_PORT )) || fail "PORT and VLLM_PORT are both ${PORT}; nginx and vLLM need a port each."
+[[ $PROXY_HOST =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || fail "PROXY_HOST=${PROXY_HOST} is not an IPv4 address like 0.0.0.0."
+require_conf_word PROXY_DIR "$PROXY_DIR" /run/autoglm-proxy
+require_conf_word PROXY_ACCESS_LOG "$PROXY_ACCESS_LOG" /dev/stdout
+require_conf_word PROXY_ERROR_LOG "$PROXY_ERROR_LOG" stderr
+require_conf_word PROXY_USER "$PROXY_USER" www-data
+require_bearer_token
 
 check_driver
 use_volume_caches
@@ -114,7 +331,8 @@ serve=(serve "$MODEL"
   --mm_processor_kwargs "$MM_PROCESSOR_KWARGS"
   --limit-mm-per-prompt "$LIMIT_MM_PER_PROMPT"
   --chat-template-content-format "$CHAT_TEMPLATE_CONTENT_FORMAT"
-  --port "$PORT")
+  --host "$VLLM_HOST"
+  --port "$VLLM_PORT")
 if (( TENSOR_PARALLEL_SIZE > 1 )); then
   serve+=(--tensor-parallel-size "$TENSOR_PARALLEL_SIZE")
 fi
@@ -123,5 +341,8 @@ if [[ -n ${VLLM_API_KEY:-} ]]; then
 fi
 serve+=("$@")
 
-show_command "${serve[@]}"
-exec vllm "${serve[@]}"
+trap 'on_signal TERM' TERM
+trap 'on_signal INT' INT
+start_proxy
+start_vllm "${serve[@]}"
+supervise

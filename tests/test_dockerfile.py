@@ -111,3 +111,10 @@ def test_dockerignore_sends_only_what_the_dockerfile_copies() -> None:
         assert not dockerignore_excludes(name), name
     for stray in ("notes.md", ".env", "weights.safetensors", ".dockerignore"):
         assert dockerignore_excludes(stray), stray
+
+
+def test_nginx_comes_from_the_base_images_own_distribution() -> None:
+    (run,) = instructions(parsed(), "RUN")
+    assert "apt-get update" in run
+    assert "apt-get install -y --no-install-recommends nginx " in run  # the package both Ubuntu releases hold
+    assert "rm -rf /var/lib/apt/lists/*" in run

@@ -155,6 +155,28 @@ def test_public_endpoint_has_no_key_and_warns(caplog: pytest.LogCaptureFixture) 
     return resolved(exports, "client_command", "vllm_api_key").apply(check)
 
 
+@pytest.mark.parametrize(("config", "warned"), [
+    ({"image": "vllm/vllm-openai:v0.12.0"}, True),
+    ({"image": "vllm/vllm-openai:v0.12.0", "vllmApiKey": "user-supplied-key-0123456789"}, True),
+    (DEV, False),
+    ({"image": "vllm/vllm-openai:v0.12.0", "publicEndpoint": "true"}, False),  # the public warning says more
+])
+def test_a_ready_image_warns_that_only_vllms_key_guards_it(caplog: pytest.LogCaptureFixture,
+                                                           config: dict[str, str], warned: bool) -> None:
+    caplog.set_level(logging.WARNING)
+
+    @pulumi.runtime.test
+    def deploy() -> pulumi.Output[Any]:
+        _, exports = program("dev", config)
+        return resolved(exports, "image_ref")
+
+    deploy()
+    warnings = [r.getMessage() for r in caplog.records if "is a ready image" in r.getMessage()]
+    assert len(warnings) == (1 if warned else 0)
+    if warned:
+        assert "/invocations" in warnings[0] and "autoglm-runpod:imageRepository" in warnings[0]
+
+
 @pulumi.runtime.test
 def test_a_given_image_skips_the_build_and_the_pod_carries_the_launch_flags() -> pulumi.Output[Any]:
     mocks, exports = program("dev", {"image": "vllm/vllm-openai:v0.12.0", "hfToken": "hf_token_value",

@@ -172,6 +172,29 @@ def test_short_vllm_api_key_refused_without_showing_it() -> None:
     assert "short-key" not in str(e.value)
 
 
+# Keys nginx's configuration could not hold safely; each is long enough, so only its characters are at fault.
+UNSAFE_KEYS = ['quote"0123456789abcdef', "single'0123456789abcdef", "dollar$0123456789abcdef",
+               "dollar${var}0123456789ab", "space 0123456789abcdef", "tab\t0123456789abcdef",
+               "newline\n0123456789abcdef", "back\\slash0123456789abcdef", "brace{0123456789abcdef}",
+               "semicolon;0123456789abcdef", "hash#0123456789abcdef", "equals=in0123456789abcdef",
+               "umlaut-ü-0123456789abcdef"]
+SAFE_KEYS = ["Kq3ZtV8wN1bXr6YpL0mC4sDf7GhJ2aEu9iOoPkQlRnSvTxWy",  # 48 alphanumerics, as the stack generates
+             "sk-test-very-secret-4242", "a.b_c~d+e/f-0123456789", "base64ish0123456789+/==", "01234567890123456"]
+
+
+@pytest.mark.parametrize("key", UNSAFE_KEYS)
+def test_a_key_nginx_cannot_hold_is_refused_without_showing_it(key: str) -> None:
+    with pytest.raises(SettingsError, match="nginx") as e:
+        parse(vllmApiKey=key)
+    assert str(e.value).startswith("autoglm-runpod:vllmApiKey = (secret) is not valid")
+    assert "0123456789abcdef" not in str(e.value)
+
+
+@pytest.mark.parametrize("key", SAFE_KEYS)
+def test_bearer_token_keys_are_accepted(key: str) -> None:
+    parse(vllmApiKey=key)
+
+
 def test_image_source_exactly_one() -> None:
     with pytest.raises(SettingsError, match=r"imageRepository = \(not set\).*image to a ready image"):
         parse(imageRepository=None)

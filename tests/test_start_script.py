@@ -1,26 +1,22 @@
-"""docker/start.sh, run for real with bash: stub `nvidia-smi` and `vllm` on a PATH that holds nothing else.
+"""docker/start.sh, run for real with bash and nginx: stub `nvidia-smi` and `vllm` on a PATH that holds nothing else.
 
-The `vllm` stub records the arguments and the cache variables it was exec'd with; the `nvidia-smi` stub prints
-the banner of a driver that supports $STUB_CUDA.
+The `vllm` stub records the arguments and the cache variables it was started with; the `nvidia-smi` stub prints
+the banner of a driver that supports $STUB_CUDA (tests/start_script.py). The routes nginx serves are in
+tests/test_proxy.py.
 """
 
 from __future__ import annotations
 
-import json
 import shlex
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
+import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from components.image import cache_env, launch_args, launch_env
-from tests.conftest import ROOT
-
-START = ROOT / "docker" / "start.sh"
+from components.settings import SettingsError, parse_settings
+from tests.start_script import StartScript
+from tests.test_settings import SAFE_KEYS, UNSAFE_KEYS
 
 OPEN_AUTOGLM_LINE = [
     "serve", "zai-org/AutoGLM-Phone-9B",
@@ -31,76 +27,9 @@ OPEN_AUTOGLM_LINE = [
     "--mm_processor_kwargs", '{"max_pixels":5000000}',
     "--limit-mm-per-prompt", '{"image":10}',
     "--chat-template-content-format", "string",
-    "--port", "8000",
+    "--host", "127.0.0.1",  # behind nginx, which alone listens on the pod's port (8000)
+    "--port", "8001",
 ]
-
-VLLM_STUB = f"""#!{sys.executable}
-import json, os, sys
-seen = {{k: os.environ.get(k) for k in ("HF_HOME", "VLLM_CACHE_ROOT", "VLLM_API_KEY")}}
-with open(os.environ["STUB_RECORD"], "w") as f:
-    json.dump({{"argv": sys.argv[1:], "env": seen}}, f)
-"""
-
-NVIDIA_SMI_STUB = """#!/bin/bash
-cat <<BANNER
-+-----------------------------------------------------------------------------------------+
-| NVIDIA-SMI 575.57.08              Driver Version: 575.57.08      CUDA Version: ${STUB_CUDA}     |
-|-----------------------------------------+------------------------+----------------------+
-BANNER
-"""
-
-# What the Dockerfile bakes into the image for vLLM 0.12.0, and the nvidia/cuda base's own CUDA_VERSION.
-IMAGE_ENV = {"CUDA_FLOOR": "12.9", "CUDA_MIN_DRIVER": "575.51.03", "IMAGE_VLLM_VERSION": "0.12.0",
-             "CUDA_VERSION": "12.9.1"}
-
-
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-    record: dict[str, Any] | None  # None: vllm was never exec'd
-
-    @property
-    def argv(self) -> list[str]:
-        assert self.record is not None, f"vllm was not started:\n{self.stdout}\n{self.stderr}"
-        argv: list[str] = self.record["argv"]
-        return argv
-
-    def seen(self, name: str) -> str | None:
-        assert self.record is not None
-        value: str | None = self.record["env"][name]
-        return value
-
-
-class StartScript:
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp = tmp_path
-        self.bin = tmp_path / "bin"
-        self.bin.mkdir()
-        for tool in ("bash", "mkdir", "cat"):  # all the script and the stubs need besides the stubs
-            found = shutil.which(tool)
-            assert found, tool
-            (self.bin / tool).symlink_to(found)
-        self._stub("vllm", VLLM_STUB)
-        self.record = tmp_path / "vllm.json"
-
-    def _stub(self, name: str, text: str) -> None:
-        path = self.bin / name
-        path.write_text(text)
-        path.chmod(0o755)
-
-    def with_driver(self) -> StartScript:
-        self._stub("nvidia-smi", NVIDIA_SMI_STUB)
-        return self
-
-    def run(self, env: dict[str, str] | None = None, *args: str, host_cuda: str = "12.9") -> Run:
-        full = {"PATH": str(self.bin), "STUB_RECORD": str(self.record), "STUB_CUDA": host_cuda, **IMAGE_ENV,
-                **(env or {})}
-        done = subprocess.run([str(self.bin / "bash"), str(START), *args], env=full, capture_output=True,
-                              text=True, timeout=30, check=False)
-        record = json.loads(self.record.read_text()) if self.record.exists() else None
-        return Run(done.returncode, done.stdout, done.stderr, record)
 
 
 @pytest.fixture
@@ -125,7 +54,7 @@ def test_default_line_is_open_autoglms_without_local_media_or_key(script: StartS
     ("MM_PROCESSOR_KWARGS", '{"max_pixels":2000000}', "--mm_processor_kwargs"),
     ("LIMIT_MM_PER_PROMPT", '{"image":4}', "--limit-mm-per-prompt"),
     ("CHAT_TEMPLATE_CONTENT_FORMAT", "openai", "--chat-template-content-format"),
-    ("PORT", "8080", "--port"),
+    ("VLLM_PORT", "8081", "--port"),
 ])
 def test_each_flag_is_overridable_by_environment(script: StartScript, variable: str, value: str,
                                                  flag: str | None) -> None:
@@ -137,7 +66,7 @@ def test_each_flag_is_overridable_by_environment(script: StartScript, variable: 
 
 
 def test_empty_override_keeps_the_default(script: StartScript) -> None:
-    assert script.run({"SERVED_MODEL_NAME": "", "PORT": ""}).argv == OPEN_AUTOGLM_LINE
+    assert script.run({"SERVED_MODEL_NAME": "", "VLLM_PORT": ""}).argv == OPEN_AUTOGLM_LINE
 
 
 @pytest.mark.parametrize(("size", "expected"), [("1", None), ("2", "2"), ("4", "4")])
@@ -154,8 +83,11 @@ def test_launch_env_starts_the_line_launch_args_gives_a_ready_image(script: Star
     model, name, length = "zai-org/AutoGLM-Phone-9B-Multilingual", "autoglm-ml", 20000
     env = launch_env(model=model, served_model_name=name, max_model_len=length, gpu_count=gpu_count,
                      volume_mount_path=None)
-    line = launch_args(model=model, served_model_name=name, max_model_len=length, gpu_count=gpu_count)
-    assert script.run(env).argv == ["serve", *shlex.split(line)]
+    line = shlex.split(launch_args(model=model, served_model_name=name, max_model_len=length, gpu_count=gpu_count))
+    # The same flags; only where vLLM listens differs (a ready image has no nginx in front of it).
+    at = line.index("--port")
+    line[at:at + 2] = ["--host", "127.0.0.1", "--port", "8001"]
+    assert script.run(env).argv == ["serve", *line]
 
 
 def test_api_key_passed_when_set_and_never_printed(script: StartScript) -> None:
@@ -173,6 +105,61 @@ def test_no_api_key_flag_when_unset_or_empty(script: StartScript, env: dict[str,
     assert "--api-key" not in run.argv
 
 
+def test_with_a_key_nginx_lets_v1_through_only_with_it_and_only_root_reads_the_config(script: StartScript) -> None:
+    key = "sk-test-very-secret-4242"
+    run = script.run({"VLLM_API_KEY": key})
+    assert run.returncode == 0, run.stderr
+    conf = run.proxy_dir / "nginx.conf"
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o600
+    text = conf.read_text()
+    assert text.count(key) == 1
+    assert f'if ($http_authorization != "Bearer {key}") {{' in text
+    assert "/v1/ only with the API key" in run.stdout
+    assert key not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("env", [{}, {"VLLM_API_KEY": ""}])
+def test_without_a_key_v1_is_open_and_said_to_be(script: StartScript, env: dict[str, str]) -> None:
+    run = script.run(env)
+    assert run.returncode == 0, run.stderr
+    text = (run.proxy_dir / "nginx.conf").read_text()
+    assert "http_authorization" not in text and "location /v1/ {" in text
+    assert "/v1/ is open to anyone (public endpoint)" in run.stdout
+
+
+@pytest.mark.parametrize("key", UNSAFE_KEYS)
+def test_a_key_nginx_cannot_hold_stops_the_script_as_the_settings_refuse_it(script: StartScript, key: str) -> None:
+    with pytest.raises(SettingsError):
+        parse_settings({"gpuTypes": "L40S", "imageRepository": "ghcr.io/acme/x", "vllmApiKey": key}, "dev")
+    run = script.run({"VLLM_API_KEY": key})
+    assert run.returncode != 0 and run.record is None
+    assert not (run.proxy_dir / "nginx.conf").exists()
+    assert "VLLM_API_KEY holds characters nginx's configuration cannot hold" in run.stderr
+    assert "autoglm-runpod:vllmApiKey" in run.stderr
+    assert "0123456789abcdef" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("key", SAFE_KEYS[:2] + SAFE_KEYS[3:4])
+def test_a_key_the_settings_accept_starts_the_script(script: StartScript, key: str) -> None:
+    parse_settings({"gpuTypes": "L40S", "imageRepository": "ghcr.io/acme/x", "vllmApiKey": key}, "dev")
+    run = script.run({"VLLM_API_KEY": key})
+    assert run.returncode == 0, run.stderr
+    assert run.argv[-2:] == ["--api-key", key]
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"PORT": "8001"}, "PORT and VLLM_PORT are both 8001"),
+    ({"PROXY_HOST": "::"}, "PROXY_HOST=:: is not an IPv4 address"),
+    ({"PROXY_DIR": "/tmp/a dir"}, "PROXY_DIR=/tmp/a dir cannot go into nginx's configuration"),
+    ({"PROXY_ACCESS_LOG": "/tmp/x;y"}, "PROXY_ACCESS_LOG=/tmp/x;y cannot go into nginx's configuration"),
+])
+def test_proxy_settings_nginx_cannot_use_stop_before_anything_starts(script: StartScript, env: dict[str, str],
+                                                                     message: str) -> None:
+    run = script.run(env)
+    assert run.returncode != 0 and run.record is None
+    assert message in run.stderr
+
+
 def test_container_arguments_are_appended_and_inline_keys_masked(script: StartScript) -> None:
     run = script.run({}, "--gpu-memory-utilization", "0.85", "--api-key=inline-secret")
     assert run.argv == [*OPEN_AUTOGLM_LINE, "--gpu-memory-utilization", "0.85", "--api-key=inline-secret"]
@@ -185,7 +172,7 @@ def test_printed_command_line_can_be_pasted_into_a_shell(script: StartScript) ->
     assert shlex.split(line.removeprefix("autoglm-start: exec ")) == ["vllm", *run.argv]
 
 
-@pytest.mark.parametrize("variable", ["MAX_MODEL_LEN", "TENSOR_PARALLEL_SIZE", "PORT"])
+@pytest.mark.parametrize("variable", ["MAX_MODEL_LEN", "TENSOR_PARALLEL_SIZE", "PORT", "VLLM_PORT"])
 @pytest.mark.parametrize("value", ["abc", "0", "-1", "1.5"])
 def test_bad_counts_stop_before_vllm_naming_the_variable(script: StartScript, variable: str, value: str) -> None:
     run = script.run({variable: value})

@@ -7,39 +7,52 @@ It follows vLLM 0.12's published behaviour (../shared/research/vllm_autoglm.md �
 - `GET /health` and `GET|POST /ping` answer 200 with an empty body; `GET /version` answers
   `{"version": "0.12.0"}`. These stay open when an API key is set.
 - With an API key, every path under `/v1` needs `Authorization: Bearer <key>`; otherwise 401 with vLLM's
-  body `{"error": "Unauthorized"}`.
+  body `{"error": "Unauthorized"}`. Like the real server (../shared/research/vllm-releases.md §5), the key
+  guards nothing else: `POST /invocations` answers a chat completion, `POST /tokenize` and `GET /metrics`
+  answer too, all without a key.
 - `GET /v1/models` lists one card whose `id` is the served model name, with `max_model_len`.
 - `POST /v1/chat/completions` checks the model name (404 otherwise) and every `image_url` part: it must be a
   base64 `data:image/png` or `image/jpeg` URL, and a PNG must be well formed (chunk CRCs, IHDR, IDAT size).
+  With `"stream": true` it answers server-sent events in OpenAI's `chat.completion.chunk` format, one chunk
+  per word of the reply, then `data: [DONE]`.
 
 Faults, set as keyword arguments or later on `fake.behaviour` (read on every request):
 `load_delay_s` (refuse connections this long), `unavailable_s` + `unavailable_status` (answer e.g. 502/503/524
 to every path for a while after listening, like the RunPod proxy), `served_model_name`, `dead_engine`
 (completions 500 while /health says 200), `reject_images` (400 on any image), `completion_delay_s` (slow
-answers), `api_key`.
+answers), `api_key`, `stream_hold_until` (a file path: a stream's last chunk waits until that file exists,
+so a test can prove it read the first chunk while the answer was still being produced).
 
     with FakeVllm(load_delay_s=1.0, api_key="k") as fake:
         probe(fake.base_url, "autoglm-phone-9b", api_key="k")
         assert fake.requests_to("/v1/chat/completions")
+
+`python -m tests.fakes.vllm serve MODEL --host H --port P [--api-key K] [--served-model-name N] ...` runs it
+as a stand-in for the `vllm` command (other flags are accepted and ignored; the key also comes from env
+VLLM_API_KEY, as vLLM reads it) until SIGTERM; env FAKE_VLLM_BEHAVIOUR holds a JSON object of `Behaviour`
+fields and `load_delay_s`.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import dataclasses
 import json
+import os
+import signal
 import struct
 import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["Behaviour", "FakeVllm", "Recorded", "png_size"]
+__all__ = ["Behaviour", "FakeVllm", "Recorded", "main", "png_size"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _BYTES_PER_PIXEL = {0: 1, 2: 3, 4: 2, 6: 4}  # 8-bit greyscale, RGB, grey+alpha, RGBA
@@ -60,6 +73,8 @@ class Behaviour:
     reject_images: bool = False
     completion_delay_s: float = 0.0
     reply: str = "Hello"
+    stream_hold_until: str | None = None  # a path: the last stream chunk waits until it exists
+    stream_hold_timeout_s: float = 10.0  # then the stream ends with an error event instead
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,8 @@ class Recorded:
 class FakeVllm:
     """A real HTTP server on 127.0.0.1 and a free port; a context manager. See the module docstring."""
 
-    def __init__(self, *, load_delay_s: float = 0.0, **behaviour: Any) -> None:
+    def __init__(self, *, load_delay_s: float = 0.0, host: str = "127.0.0.1", port: int = 0,
+                 **behaviour: Any) -> None:
         self.behaviour = dataclasses.replace(Behaviour(), **behaviour)
         self.load_delay_s = load_delay_s
         self.listening_at: float | None = None  # time.monotonic() when it started accepting connections
@@ -86,7 +102,7 @@ class FakeVllm:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._listening = threading.Event()
-        self._server = _Server(self)
+        self._server = _Server(self, host, port)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._run, name=f"fake-vllm-{self.port}", daemon=True)
 
@@ -155,10 +171,10 @@ class FakeVllm:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, fake: FakeVllm) -> None:
+    def __init__(self, fake: FakeVllm, host: str, port: int) -> None:
         self.fake = fake
         # Bind now (the port is ours and connects are refused), listen later in FakeVllm._run.
-        super().__init__(("127.0.0.1", 0), _Handler, bind_and_activate=False)
+        super().__init__((host, port), _Handler, bind_and_activate=False)
         self.server_bind()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -204,8 +220,12 @@ class _Handler(BaseHTTPRequestHandler):
             return 401, {"error": "Unauthorized"}, ()
         if path == "/v1/models" and self.command == "GET":
             return 200, _models(b), ()
-        if path == "/v1/chat/completions" and self.command == "POST":
+        if path in ("/v1/chat/completions", "/invocations") and self.command == "POST":
             return _chat(b, body)
+        if path == "/tokenize" and self.command == "POST":
+            return 200, {"count": 3, "max_model_len": b.max_model_len, "tokens": [9906, 11, 1917]}, ()
+        if path == "/metrics" and self.command == "GET":
+            return 200, "vllm:num_requests_running 0\n", ()
         return 404, {"detail": "Not Found"}, ()
 
     def _read_json(self) -> Any:
@@ -219,6 +239,9 @@ class _Handler(BaseHTTPRequestHandler):
             return {"__unparsable__": raw[:200].decode(errors="replace")}
 
     def _send(self, status: int, payload: Any) -> None:
+        if isinstance(payload, _Stream):
+            self._send_stream(payload)
+            return
         if payload is None:
             data = b""
         elif isinstance(payload, str):
@@ -230,6 +253,50 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _send_stream(self, stream: _Stream) -> None:
+        chunked = self.request_version != "HTTP/1.0"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.close_connection = True
+        self.end_headers()
+        *first, last = stream.chunks
+        for chunk in first:
+            self._write_event(json.dumps(chunk), chunked)
+        if _released(self.server.fake.behaviour):
+            self._write_event(json.dumps(last), chunked)
+            self._write_event("[DONE]", chunked)
+        else:
+            self._write_event(json.dumps(_error(500, "the stream's last chunk was never released",
+                                                "InternalServerError")), chunked)
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+
+    def _write_event(self, data: str, chunked: bool) -> None:
+        event = f"data: {data}\n\n".encode()
+        self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n" if chunked else event)
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """A streamed chat answer: `chat.completion.chunk` objects, sent as server-sent events."""
+
+    chunks: tuple[dict[str, Any], ...]
+
+
+def _released(b: Behaviour) -> bool:
+    """True once `stream_hold_until` exists (at once when unset); False when it did not appear in time."""
+    if b.stream_hold_until is None:
+        return True
+    deadline = time.monotonic() + b.stream_hold_timeout_s
+    while not os.path.exists(b.stream_hold_until):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _models(b: Behaviour) -> dict[str, Any]:
@@ -258,7 +325,23 @@ def _chat(b: Behaviour, body: Any) -> tuple[int, Any, tuple[tuple[int, int], ...
     if b.dead_engine:
         return 500, _error(500, "EngineCore encountered an issue. See stack trace (above) for the root cause.",
                            "InternalServerError"), images
+    if body.get("stream"):
+        return 200, _Stream(_chunks(b, body)), images
     return 200, _completion(b, body), images
+
+
+def _chunks(b: Behaviour, body: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """vLLM's stream: the role first, then the reply word by word, then the finish reason."""
+    words = b.reply.split(" ")
+    pieces = [word if i == 0 else " " + word for i, word in enumerate(words)]
+    deltas: list[tuple[dict[str, Any], str | None]] = [({"role": "assistant", "content": ""}, None)]
+    deltas += [({"content": piece}, None) for piece in pieces]
+    deltas.append(({}, "length" if body.get("max_tokens") else "stop"))
+    created = int(time.time())
+    return tuple({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created,
+                  "model": b.served_model_name,
+                  "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+                 for delta, finish in deltas)
 
 
 def _completion(b: Behaviour, body: dict[str, Any]) -> dict[str, Any]:
@@ -321,3 +404,40 @@ def png_size(raw: bytes) -> tuple[int, int]:
     if width == 0 or height == 0 or len(pixels) != height * (1 + width * _BYTES_PER_PIXEL[colour]):
         raise ValueError("IDAT does not hold width × height pixels")
     return width, height
+
+
+# ---- `vllm serve` stand-in -------------------------------------------------------------------------------
+
+def _serve_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="vllm")
+    parser.add_argument("command", choices=["serve"])
+    parser.add_argument("model")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--api-key")
+    parser.add_argument("--served-model-name")
+    parser.add_argument("--max-model-len", type=int)
+    args, _ignored = parser.parse_known_args(list(argv))
+    return args
+
+
+def main(argv: Sequence[str]) -> int:
+    """Serve like `vllm serve` until SIGTERM or SIGINT; see the module docstring."""
+    args = _serve_arguments(argv)
+    settings: dict[str, Any] = json.loads(os.environ.get("FAKE_VLLM_BEHAVIOUR") or "{}")
+    settings.setdefault("root", args.model)
+    settings.setdefault("api_key", args.api_key or os.environ.get("VLLM_API_KEY") or None)
+    if args.served_model_name:
+        settings.setdefault("served_model_name", args.served_model_name)
+    if args.max_model_len:
+        settings.setdefault("max_model_len", args.max_model_len)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with FakeVllm(host=args.host, port=args.port, **settings):
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
