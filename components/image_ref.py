@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["validate_image_reference", "validate_image_repository"]
+__all__ = ["registry_host", "validate_image_reference", "validate_image_repository"]
 
 # The distribution/reference grammar: an optional registry host[:port], then lowercase path components.
 _REPO_RE = re.compile(
@@ -16,14 +16,36 @@ _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
+def _split_host(value: str) -> tuple[str | None, str]:
+    """(registry host, path): the first component is a host when it has a dot or a port or is localhost, as
+    Docker reads it; `acme/autoglm` is a path on Docker Hub."""
+    first, slash, rest = value.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first, rest
+    return None, value
+
+
+def registry_host(reference: str) -> str:
+    """The registry an image or repository lives on, lowercased: `ghcr.io`, or `docker.io` when none is named."""
+    host, _ = _split_host(reference)
+    return (host or "docker.io").lower()
+
+
 def validate_image_repository(value: str) -> str | None:
     """None when `value` is a pushable repository (`ghcr.io/me/autoglm-vllm`), else what is wrong."""
     if "@" in value or (":" in value.rsplit("/", 1)[-1]):
         return "give the repository without a tag or digest (the stack tags and pins it)"
+    _, path = _split_host(value)
+    capitals = [part for part in path.split("/") if part != part.lower()]
+    if capitals and _REPO_RE.match(value.lower()):
+        named = " and ".join(repr(part) for part in capitals)
+        return (f"{named} {'has' if len(capitals) == 1 else 'have'} capital letters, and repository paths are "
+                f"lowercase only: use {value.lower()!r} (GitHub and Docker Hub take your account name in lowercase)")
     if not _REPO_RE.match(value) or len(value) > 255:
-        return "expected a repository like ghcr.io/OWNER/autoglm-vllm or docker.io/OWNER/autoglm-vllm (lowercase)"
+        return ("expected a repository like docker.io/yourname/autoglm-vllm or ghcr.io/yourname/autoglm-vllm "
+                "(lowercase)")
     if "/" not in value:
-        return "include the registry or namespace, e.g. docker.io/OWNER/" + value
+        return "include the registry or namespace, e.g. docker.io/yourname/" + value
     return None
 
 
