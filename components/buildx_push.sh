@@ -6,7 +6,7 @@
 #
 # Before building, the Dockerfile's base image (vllm/vllm-openai:v<version>, ~12 GB) is fetched with an explicit
 # `docker pull` for the target platform. An image pulled that way carries where its layers came from, so a push
-# to the same registry (docker.io/OWNER/...) mounts them from vllm/vllm-openai instead of uploading them; a base
+# to the same registry (docker.io/yourname/...) mounts them from vllm/vllm-openai instead of uploading them; a base
 # fetched implicitly by the build's FROM is uploaded in full with Docker's containerd image store.
 # Written for bash 3.2 too (macOS): no associative arrays, no ${var^^}.
 set -euo pipefail

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import pulumi
 
-from components import compat, setting_rules
+from components import compat, setting_rules, tuning
 from components.image_ref import validate_image_reference, validate_image_repository
 from components.names import PROJECT
 from components.runpod.credentials import DEFAULT_API_URL, is_loopback
@@ -270,14 +270,23 @@ def _check_image_source(s: Settings, raw: Mapping[str, str | None]) -> None:
     given = [k for k in ("imageRepository", "image", "promoteFrom") if getattr(s, _attr(k))]
     if not given:
         raise SettingsError("imageRepository", None, "set where the built image is pushed (e.g. "
-                            "ghcr.io/OWNER/autoglm-vllm), or set image to a ready image, or promoteFrom to a "
+                            "docker.io/yourname/autoglm-vllm), or set image to a ready image, or promoteFrom to a "
                             "stack whose verified image to deploy.")
     if len(given) > 1:
         raise SettingsError(given[1], raw.get(given[1]), f"it conflicts with {PROJECT}:{given[0]}: the image "
                             "comes from one of imageRepository (build), image (ready) or promoteFrom; unset the other.")
-    if s.promote_from and s.promote_from.rsplit("/", 1)[-1] == s.stack and "/" not in s.promote_from:
-        raise SettingsError("promoteFrom", s.promote_from, "a stack cannot promote from itself; name the stack "
-                            "that verified the image, e.g. dev.")
+    if s.promote_from and _names_this_stack(s.promote_from, s.stack):
+        other = "" if s.stack == "dev" else ", e.g. dev"
+        raise SettingsError("promoteFrom", s.promote_from, f"a stack cannot promote from itself ({s.stack}). Name "
+                            f"another stack, the one that built and verified the image{other}; or, to build the "
+                            "image on this stack, unset promoteFrom (`pulumi config rm promoteFrom`) and set "
+                            "imageRepository.")
+
+
+def _names_this_stack(promote_from: str, stack: str) -> bool:
+    """`dev`, `autoglm-runpod/dev` and `ORG/autoglm-runpod/dev` all name stack dev of this project."""
+    *prefix, name = promote_from.split("/")
+    return name == stack and (not prefix or prefix[-1] == PROJECT)
 
 
 class PlanError(pulumi.RunError):
@@ -289,8 +298,18 @@ class PlanError(pulumi.RunError):
         super().__init__("this stack's settings cannot work; nothing was created:\n" + "\n".join(lines))
 
 
+class TuningSettingError(pulumi.RunError):
+    """A timing variable (components/tuning.py) the providers would only fail on in the middle of a wait."""
+
+
 def preflight(s: Settings) -> None:
-    """Run the compatibility rules on the settings; raise PlanError listing every problem with its fix."""
+    """Before anything is registered: the timing variables of the shell that runs Pulumi (TuningSettingError),
+    then the compatibility rules on the settings (PlanError, listing every problem with its fix)."""
+    try:
+        tuning.check()
+    except tuning.TuningError as e:
+        raise TuningSettingError(f"{e}. The variable comes from the shell that runs pulumi; nothing was "
+                                 "created.") from None
     problems = compat.check_plan(s.vllm_version, s.gpu_types, s.gpu_count, s.model, s.max_model_len,
                                  s.container_disk_gb, bool(s.network_volume_id))
     if problems:
@@ -306,6 +325,16 @@ def _raw_config() -> dict[str, str | None]:
     present = {k.removeprefix(prefix) for k in pulumi.runtime.config.get_config_env() if k.startswith(prefix)}
     present |= {k.removeprefix(prefix) for k in pulumi.runtime.config.CONFIG.get() if k.startswith(prefix)}
     return {k: pulumi.runtime.get_config(prefix + k) for k in sorted(present | set(KEYS))}
+
+
+def outside_pulumi() -> str | None:
+    """Why the program cannot run here, or None when a Pulumi engine (or the tests' mocks) drives it: run as
+    `python __main__.py`, no engine is there to read the stack's config from."""
+    if pulumi.runtime.settings.get_monitor() is not None:
+        return None
+    return (f"{PROJECT}: this is a Pulumi program, not a script; it reads its stack's settings from the Pulumi "
+            "engine. Run it with `pulumi preview` or `pulumi up` (e.g. `pulumi up -s dev`) from this directory: "
+            "README.md, Quick start.")
 
 
 def load_settings() -> tuple[Settings, Secrets]:
