@@ -256,6 +256,21 @@ def test_capitals_in_the_image_repository_are_named_and_the_lowercase_value_offe
     assert validate_image_repository(offered) is None  # what is offered is accepted
 
 
+@pytest.mark.parametrize(("reference", "private"), [
+    ("ghcr.io/acme/autoglm-vllm", "GitHub"), ("GHCR.IO/acme/x:v1", "GitHub"),
+    ("123456789012.dkr.ecr.us-east-1.amazonaws.com/x", "ECR"), ("acme.azurecr.io/x", "Azure"),
+    ("europe-west4-docker.pkg.dev/p/r/x", "Google"), ("eu.gcr.io/p/x", "Google"),
+    ("docker.io/acme/autoglm-vllm", None), ("acme/autoglm-vllm", None), ("public.ecr.aws/acme/x", None),
+    ("quay.io/acme/x", None), ("registry.example.com:5000/x", None),
+])
+def test_registries_private_by_default(reference: str, private: str | None) -> None:
+    from components.image_ref import private_by_default
+
+    found = private_by_default(reference)
+    assert (found is None) is (private is None)
+    assert found is None or private in found[0]
+
+
 def test_preflight_refuses_an_incompatible_plan_naming_settings_and_fixes() -> None:
     with pytest.raises(PlanError) as e:
         preflight(parse(vllmVersion="0.6.5", gpuTypes='["RTX 4090"]', containerDiskGb="20"))
