@@ -268,7 +268,7 @@ def test_registries_private_by_default(reference: str, private: str | None) -> N
 
     found = private_by_default(reference)
     assert (found is None) is (private is None)
-    assert found is None or private in found[0]
+    assert found is None or (private is not None and private in found[0])
 
 
 def test_preflight_refuses_an_incompatible_plan_naming_settings_and_fixes() -> None:
