@@ -394,43 +394,37 @@ def test_the_dockerfiles_base_is_pulled_for_the_target_platform_before_the_build
     assert f"Image is up to date for vllm/vllm-openai:v{vllm_version}" in run.stderr  # the pull's log is shown
 
 
-@pytest.mark.parametrize(("mode", "says"), [
-    ("pull-missing-tag", ["Docker Hub (docker.io) has no vllm/vllm-openai:v0.12.0", "vllmVersion"]),
-    ("pull-offline", ["the base image vllm/vllm-openai:v0.12.0 could not be fetched",
-                      "Docker Hub (docker.io) did not answer", f"The push to {REPO} was not reached"]),
-    ("pull-rate-limited", ["pull rate limit", "docker login docker.io", f"The push to {REPO} was not the problem"]),
-    ("pull-bad-login", ["refused the login saved on this machine", "docker logout docker.io"]),
+PULL_FAILED, BUILD_FAILED = "the pull before the build failed: ", "docker buildx build failed (its log is above): "
+
+
+@pytest.mark.parametrize(("mode", "step", "says"), [
+    ("pull-missing-tag", PULL_FAILED, ["Docker Hub (docker.io) has no vllm/vllm-openai:v0.12.0", "vllmVersion"]),
+    ("pull-offline", PULL_FAILED, ["the base image vllm/vllm-openai:v0.12.0 could not be fetched",
+                                   "Docker Hub (docker.io) did not answer", f"The push to {REPO} was not reached"]),
+    ("pull-rate-limited", PULL_FAILED, ["pull rate limit", "docker login docker.io",
+                                        f"The push to {REPO} was not the problem"]),
+    ("pull-bad-login", PULL_FAILED, ["refused the login saved on this machine", "docker logout docker.io"]),
+    ("frontend-offline", BUILD_FAILED, ["# syntax=docker/dockerfile:1", "fetch it on every build",
+                                        "frontend docker/dockerfile:1", "Docker Hub (docker.io) did not answer"]),
+    ("frontend-unauthorized", BUILD_FAILED, ["Docker Hub (docker.io) refused the login saved on this machine",
+                                             "# syntax=docker/dockerfile:1"]),
+    ("base-offline", BUILD_FAILED, ["the base image vllm/vllm-openai:v0.12.0 could not be fetched",
+                                    "Docker Hub (docker.io) did not answer"]),
+    ("broken", BUILD_FAILED, ["Docker Hub (docker.io) has no vllm/vllm-openai:v0.12.0", "vllmVersion"]),
 ])
-def test_a_failed_pull_of_the_base_blames_docker_hub_and_builds_nothing(tmp_path: Path, mode: str,
-                                                                        says: list[str]) -> None:
+def test_a_failure_on_docker_hub_says_so_and_blames_not_the_target_registry(tmp_path: Path, mode: str, step: str,
+                                                                            says: list[str]) -> None:
+    """The base (pulled first, and resolved again by the build) and the `# syntax=` frontend come from Docker
+    Hub; a failure there is neither the vLLM tag's fault nor the target registry's."""
     run = Builder(tmp_path).with_docker().run(create_line()[0], mode=mode)
     assert run.returncode != 0 and run.stdout == ""
     last = run.stderr.strip().splitlines()[-1]
-    assert last.startswith("buildx_push: the pull before the build failed: ")
-    for phrase in says:
-        assert phrase in last
-    assert "was refused" not in last and "docker login ghcr.io" not in last
-    assert [call[0] for call in run.calls] == ["buildx", "pull"]
-
-
-@pytest.mark.parametrize(("mode", "says"), [
-    ("frontend-offline", ["# syntax=docker/dockerfile:1", "fetch it on every build", "frontend docker/dockerfile:1",
-                          "Docker Hub (docker.io) did not answer"]),
-    ("frontend-unauthorized", ["Docker Hub (docker.io) refused the login saved on this machine",
-                               "# syntax=docker/dockerfile:1"]),
-    ("base-offline", ["the base image vllm/vllm-openai:v0.12.0 could not be fetched",
-                      "Docker Hub (docker.io) did not answer"]),
-    ("broken", ["Docker Hub (docker.io) has no vllm/vllm-openai:v0.12.0", "vllmVersion"]),
-])
-def test_a_build_that_failed_on_docker_hub_says_so_not_the_target_registry(tmp_path: Path, mode: str,
-                                                                           says: list[str]) -> None:
-    run = Builder(tmp_path).with_docker().run(create_line()[0], mode=mode)
-    assert run.returncode != 0 and run.stdout == ""
-    last = run.stderr.strip().splitlines()[-1]
-    assert last.startswith("buildx_push: docker buildx build failed (its log is above): ")
+    assert last.startswith(f"buildx_push: {step}")
     for phrase in says:
         assert phrase in last
     assert f"the push to {REPO} was refused" not in run.stderr and "docker login ghcr.io" not in run.stderr
+    built = [] if step == PULL_FAILED else ["buildx"]  # a failed pull builds nothing
+    assert [call[0] for call in run.calls] == ["buildx", "pull", *built]
 
 
 def test_a_build_step_failure_blames_neither_the_tag_nor_a_registry(tmp_path: Path) -> None:
