@@ -1,11 +1,15 @@
 """autoglm-runpod: read the stack's settings, refuse what cannot work, then build the service and export it."""
 
+import sys
+
 import pulumi
 
 from components.names import SERVICE
 from components.service import AutoGLMService
-from components.settings import load_settings, preflight
+from components.settings import load_settings, outside_pulumi, preflight
 
+if problem := outside_pulumi():
+    sys.exit(problem)
 settings, secrets = load_settings()
 preflight(settings)
 

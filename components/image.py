@@ -63,7 +63,7 @@ _PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 
 @dataclass
 class VllmImageArgs:
-    repository: str  # where the image is pushed, without tag: ghcr.io/OWNER/autoglm-vllm
+    repository: str  # where the image is pushed, without tag: docker.io/yourname/autoglm-vllm
     vllm_version: str  # the vllm/vllm-openai tag without its "v"
     model: str  # Hugging Face id baked in as the default MODEL and recorded in a label
     context_dir: Path = field(default=DOCKER_DIR)

@@ -4,7 +4,7 @@ Reads `/v2/pods/{id}/logs` (server-sent events) and prints one plain line per lo
 open after its backfill, so without `--follow` the command stops after N lines or a few quiet seconds; with
 `--follow` it keeps printing (reconnecting where it left off) until Ctrl-C. The key comes from
 `RUNPOD_API_KEY` (and the URL from `RUNPOD_API_URL`, for tests). Exit status: 0 done, 1 RunPod refused
-(unknown pod, bad or missing key, ...), 2 bad arguments.
+(unknown pod, bad or missing key, ...), 2 bad arguments or timing variables.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from components.commands import COMMAND_SOURCES
 from components.runpod import Forbidden, MissingApiKey, NotFound, RunPodClient, RunPodError, Unauthorized
+from components.tuning import TuningError
 
 IDLE_S = 3.0  # without --follow: stop after this long with no new line
 MAX_S = 60.0  # without --follow: stop after this long in all
@@ -48,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(event.line if args.source else f"[{event.source}] {event.line}", flush=True)
     except MissingApiKey:
         return _fail("RUNPOD_API_KEY is not set: export your RunPod API key first")
+    except TuningError as e:
+        return _fail(str(e), status=2)
     except NotFound:
         return _fail(f"RunPod has no pod {args.pod_id!r} in this account (`pulumi stack output pod_id` shows "
                      "the stack's pod)")
@@ -62,9 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, status: int = 1) -> int:
     print(f"error: {message}", file=sys.stderr)
-    return 1
+    return status
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ Only pods whose name carries the project prefix (`autoglm-runpod-`) are ever lis
 so `--stack dev` never touches stack `dev-eu`. `sweep` shows what it would terminate (every such pod not
 kept) and terminates only with `--yes`. Keep a stack's live pod with `--keep $(pulumi stack output pod_id)`.
 The key comes from `RUNPOD_API_KEY` (the URL from `RUNPOD_API_URL`, for tests). Exit status: 0 done,
-1 RunPod refused or a terminate failed, 2 bad arguments.
+1 RunPod refused or a terminate failed, 2 bad arguments or timing variables.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from components.runpod import (
     RunPodError,
     Unauthorized,
 )
+from components.tuning import TuningError
 
 
 class SweepRefused(Exception):
@@ -133,15 +134,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return sweep_command(client, args.stack, args.keep, args.yes)
     except MissingApiKey:
         return _fail("RUNPOD_API_KEY is not set: export your RunPod API key first")
+    except TuningError as e:
+        return _fail(str(e), status=2)
     except (Unauthorized, Forbidden) as e:
         return _fail(f"RunPod refused the API key in RUNPOD_API_KEY ({e.status}: {e.detail})")
     except (RunPodError, SweepRefused) as e:
         return _fail(str(e))
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, status: int = 1) -> int:
     print(f"error: {message}", file=sys.stderr)
-    return 1
+    return status
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pulumi_random
 
 from components.health.resource import HealthCheck, HealthCheckArgs
 from components.image import VllmImage, VllmImageArgs, cache_env, launch_args, launch_env
+from components.image_ref import private_by_default
 from components.names import PROJECT, resource_name
 from components.providers.pod import Pod, PodArgs
 from components.settings import Secrets, Settings
@@ -26,6 +27,21 @@ READY_IMAGE_WARNING = (
     "a key, and /tokenize and /metrics answer anyone who finds the pod's URL. Set "
     f"{PROJECT}:imageRepository instead, to build this project's image, which lets only /health, /ping and "
     "/v1 with the key through.")
+
+
+def private_image_warning(s: Settings) -> str | None:
+    """What to check when the pod's image sits on a registry that is private by default and no registryAuthId
+    is set: RunPod would place the pod, bill it, and fail to pull. (A promoted image was checked on its stack.)"""
+    key, reference = ("image", s.image) if s.image else ("imageRepository", s.image_repository)
+    private = private_by_default(reference) if reference and not s.registry_auth_id else None
+    if private is None:
+        return None
+    why, fix = private
+    return (f"{PROJECT}:{key} = {reference!r} and no registryAuthId: {why}, and without registryAuthId RunPod "
+            "pulls anonymously, so a pod would be placed and bill while its image pull fails. Check that the "
+            f"image can be pulled without logging in ({fix}), or create a RunPod container-registry credential "
+            f"and set {PROJECT}:registryAuthId (README.md, Where the image goes). Once the image is public, "
+            "ignore this warning.")
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,8 @@ class AutoGLMService(pulumi.ComponentResource):
     # ---- the image ----------------------------------------------------------------------------------------
 
     def _image(self, name: str, s: Settings, child: pulumi.ResourceOptions) -> ImageChoice:
+        if warning := private_image_warning(s):
+            pulumi.log.warn(warning)
         if s.image:
             return ImageChoice(pulumi.Output.from_input(s.image), built_by_stack=False)
         if s.promote_from:

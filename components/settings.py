@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import pulumi
 
-from components import compat
+from components import compat, setting_rules, tuning
 from components.image_ref import validate_image_reference, validate_image_repository
 from components.names import PROJECT
 from components.runpod.credentials import DEFAULT_API_URL, is_loopback
@@ -85,7 +85,6 @@ class Secrets:
 
 # ---- value rules: each returns the parsed value or raises SettingsError -------------------------------------
 
-_HF_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 _STACK_REF_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
@@ -103,14 +102,11 @@ def _text(key: str, raw: str | None) -> str | None:
     return value
 
 
-def _int(key: str, raw: str, low: int, high: int) -> int:
+def _int(key: str, raw: str) -> int:
     try:
-        value = int(raw.strip())
-    except ValueError:
-        raise SettingsError(key, raw, f"expected a whole number from {low} to {high}.") from None
-    if not low <= value <= high:
-        raise SettingsError(key, raw, f"expected a whole number from {low} to {high}.")
-    return value
+        return setting_rules.whole_number(key, raw)
+    except ValueError as e:
+        raise SettingsError(key, raw, f"{e}.") from None
 
 
 def _bool(key: str, raw: str) -> bool:
@@ -215,25 +211,24 @@ def parse_settings(raw: Mapping[str, str | None], stack: str) -> Settings:
     for key in SECRET_KEYS:
         _secret(key, get(key))
     vllm_version = _vllm_version(get("vllmVersion"))
-    model = _checked("model", get("model"), _pattern(_HF_MODEL_RE, "expected a Hugging Face id like OWNER/NAME")) \
-        or DEFAULTS["model"]
+    model = _checked("model", get("model"), setting_rules.model_id_problem) or DEFAULTS["model"]
     network_volume_id = _checked("networkVolumeId", get("networkVolumeId"),
                                  _pattern(_ID_RE, "expected a RunPod network volume id (letters and digits)"))
     cloud = _cloud(get("cloud"), network_volume_id)
     spec = compat.model_spec(model)
     disk_raw = _text("containerDiskGb", get("containerDiskGb"))
-    container_disk_gb = _int("containerDiskGb", disk_raw, 10, 4000) if disk_raw else \
+    container_disk_gb = _int("containerDiskGb", disk_raw) if disk_raw else \
         compat.default_container_disk_gb(spec, bool(network_volume_id))
     settings = Settings(
         stack=stack,
         gpu_types=_gpu_types(_text("gpuTypes", get("gpuTypes"))),
-        gpu_count=_int("gpuCount", get("gpuCount") or str(DEFAULTS["gpuCount"]), 1, 8),
+        gpu_count=_int("gpuCount", get("gpuCount") or str(DEFAULTS["gpuCount"])),
         cloud=cloud,
         vllm_version=vllm_version,
         model=model,
         served_model_name=_checked("servedModelName", get("servedModelName"), _pattern(
             _NAME_RE, "expected a name without spaces, up to 128 characters")) or DEFAULTS["servedModelName"],
-        max_model_len=_int("maxModelLen", get("maxModelLen") or str(DEFAULTS["maxModelLen"]), 256, 1_048_576),
+        max_model_len=_int("maxModelLen", get("maxModelLen") or str(DEFAULTS["maxModelLen"])),
         container_disk_gb=container_disk_gb,
         network_volume_id=network_volume_id,
         image_repository=_checked("imageRepository", get("imageRepository"), validate_image_repository),
@@ -241,7 +236,7 @@ def parse_settings(raw: Mapping[str, str | None], stack: str) -> Settings:
         registry_auth_id=_checked("registryAuthId", get("registryAuthId"),
                                   _pattern(_ID_RE, "expected a RunPod container registry credential id")),
         health_timeout_minutes=_int("healthTimeoutMinutes",
-                                    get("healthTimeoutMinutes") or str(DEFAULTS["healthTimeoutMinutes"]), 1, 180),
+                                    get("healthTimeoutMinutes") or str(DEFAULTS["healthTimeoutMinutes"])),
         max_cost_per_hour=_cost(raw_cost) if (raw_cost := _text("maxCostPerHour", get("maxCostPerHour"))) else None,
         promote_from=_checked("promoteFrom", get("promoteFrom"), _pattern(
             _STACK_REF_RE, "expected a stack name such as dev or organization/autoglm-runpod/dev")),
@@ -256,12 +251,10 @@ def parse_settings(raw: Mapping[str, str | None], stack: str) -> Settings:
 
 
 def _vllm_version(raw: str | None) -> str:
-    version = (_text("vllmVersion", raw) or DEFAULTS["vllmVersion"]).removeprefix("v")
     try:
-        compat.parse_version(version)
-    except ValueError:
-        raise SettingsError("vllmVersion", raw, "expected a vllm/vllm-openai version such as 0.12.0.") from None
-    return str(version)
+        return setting_rules.vllm_version(_text("vllmVersion", raw) or DEFAULTS["vllmVersion"])
+    except ValueError as e:
+        raise SettingsError("vllmVersion", raw, f"{e}.") from None
 
 
 def _cloud(raw: str | None, network_volume_id: str | None) -> Cloud:
@@ -285,14 +278,23 @@ def _check_image_source(s: Settings, raw: Mapping[str, str | None]) -> None:
     given = [k for k in ("imageRepository", "image", "promoteFrom") if getattr(s, _attr(k))]
     if not given:
         raise SettingsError("imageRepository", None, "set where the built image is pushed (e.g. "
-                            "ghcr.io/OWNER/autoglm-vllm), or set image to a ready image, or promoteFrom to a "
+                            "docker.io/yourname/autoglm-vllm), or set image to a ready image, or promoteFrom to a "
                             "stack whose verified image to deploy.")
     if len(given) > 1:
         raise SettingsError(given[1], raw.get(given[1]), f"it conflicts with {PROJECT}:{given[0]}: the image "
                             "comes from one of imageRepository (build), image (ready) or promoteFrom; unset the other.")
-    if s.promote_from and s.promote_from.rsplit("/", 1)[-1] == s.stack and "/" not in s.promote_from:
-        raise SettingsError("promoteFrom", s.promote_from, "a stack cannot promote from itself; name the stack "
-                            "that verified the image, e.g. dev.")
+    if s.promote_from and _names_this_stack(s.promote_from, s.stack):
+        other = "" if s.stack == "dev" else ", e.g. dev"
+        raise SettingsError("promoteFrom", s.promote_from, f"a stack cannot promote from itself ({s.stack}). Name "
+                            f"another stack, the one that built and verified the image{other}; or, to build the "
+                            "image on this stack, unset promoteFrom (`pulumi config rm promoteFrom`) and set "
+                            "imageRepository.")
+
+
+def _names_this_stack(promote_from: str, stack: str) -> bool:
+    """`dev`, `autoglm-runpod/dev` and `ORG/autoglm-runpod/dev` all name stack dev of this project."""
+    *prefix, name = promote_from.split("/")
+    return name == stack and (not prefix or prefix[-1] == PROJECT)
 
 
 class PlanError(pulumi.RunError):
@@ -304,8 +306,18 @@ class PlanError(pulumi.RunError):
         super().__init__("this stack's settings cannot work; nothing was created:\n" + "\n".join(lines))
 
 
+class TuningSettingError(pulumi.RunError):
+    """A timing variable (components/tuning.py) the providers would only fail on in the middle of a wait."""
+
+
 def preflight(s: Settings) -> None:
-    """Run the compatibility rules on the settings; raise PlanError listing every problem with its fix."""
+    """Before anything is registered: the timing variables of the shell that runs Pulumi (TuningSettingError),
+    then the compatibility rules on the settings (PlanError, listing every problem with its fix)."""
+    try:
+        tuning.check()
+    except tuning.TuningError as e:
+        raise TuningSettingError(f"{e}. The variable comes from the shell that runs pulumi; nothing was "
+                                 "created.") from None
     problems = compat.check_plan(s.vllm_version, s.gpu_types, s.gpu_count, s.model, s.max_model_len,
                                  s.container_disk_gb, bool(s.network_volume_id))
     if problems:
@@ -321,6 +333,16 @@ def _raw_config() -> dict[str, str | None]:
     present = {k.removeprefix(prefix) for k in pulumi.runtime.config.get_config_env() if k.startswith(prefix)}
     present |= {k.removeprefix(prefix) for k in pulumi.runtime.config.CONFIG.get() if k.startswith(prefix)}
     return {k: pulumi.runtime.get_config(prefix + k) for k in sorted(present | set(KEYS))}
+
+
+def outside_pulumi() -> str | None:
+    """Why the program cannot run here, or None when a Pulumi engine (or the tests' mocks) drives it: run as
+    `python __main__.py`, no engine is there to read the stack's config from."""
+    if pulumi.runtime.settings.get_monitor() is not None:
+        return None
+    return (f"{PROJECT}: this is a Pulumi program, not a script; it reads its stack's settings from the Pulumi "
+            "engine. Run it with `pulumi preview` or `pulumi up` (e.g. `pulumi up -s dev`) from this directory: "
+            "README.md, Quick start.")
 
 
 def load_settings() -> tuple[Settings, Secrets]:

@@ -8,11 +8,11 @@ health command and the providers share it. A bad value fails with the variable's
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["HEALTH_POLL", "HEALTH_REQUEST_TIMEOUT", "KNOBS", "LANDING_GRACE", "POLL_INTERVAL", "READ_TIMEOUT",
-           "STOP_TIMEOUT", "Knob", "TuningError", "seconds"]
+__all__ = ["HEALTH_POLL", "HEALTH_REQUEST_TIMEOUT", "HEALTH_UNREACHABLE", "KNOBS", "LANDING_GRACE", "POLL_INTERVAL",
+           "READ_TIMEOUT", "RUNPOD_KNOBS", "STOP_TIMEOUT", "Knob", "TuningError", "check", "seconds"]
 
 
 class TuningError(ValueError):
@@ -40,7 +40,12 @@ HEALTH_POLL = Knob("AUTOGLM_HEALTH_POLL_S", 1.0, "longest pause between /health 
 # RunPod's pod proxy (Cloudflare) answers 524 to any request slower than 100 s.
 HEALTH_REQUEST_TIMEOUT = Knob("AUTOGLM_HEALTH_REQUEST_TIMEOUT_S", 90.0,
                               "timeout of each health-check request after /health", below=100.0)
-KNOBS = (POLL_INTERVAL, READ_TIMEOUT, LANDING_GRACE, STOP_TIMEOUT, HEALTH_POLL, HEALTH_REQUEST_TIMEOUT)
+# RunPod's proxy accepts connections even while vLLM loads: a refusal from another machine means a wrong URL.
+HEALTH_UNREACHABLE = Knob("AUTOGLM_HEALTH_UNREACHABLE_S", 120.0,
+                          "how long a server on another machine may refuse connections (or its name fail to "
+                          "resolve for now) before the health check gives up")
+RUNPOD_KNOBS = (POLL_INTERVAL, READ_TIMEOUT, LANDING_GRACE, STOP_TIMEOUT)
+KNOBS = (*RUNPOD_KNOBS, HEALTH_POLL, HEALTH_REQUEST_TIMEOUT, HEALTH_UNREACHABLE)
 
 
 def seconds(knob: Knob, environ: Mapping[str, str] | None = None) -> float:
@@ -60,3 +65,10 @@ def seconds(knob: Knob, environ: Mapping[str, str] | None = None) -> float:
         raise TuningError(f"{knob.env}={value:g} must stay below {knob.below:g} s ({knob.meaning}: RunPod's "
                           f"proxy cuts requests at {knob.below:g} s)")
     return value
+
+
+def check(knobs: Iterable[Knob] = KNOBS, environ: Mapping[str, str] | None = None) -> None:
+    """Raise TuningError for the first of `knobs` whose variable is unusable: run before any work starts, so a
+    typo fails at once instead of in the middle of a wait (after a pod was created, say)."""
+    for knob in knobs:
+        seconds(knob, environ)

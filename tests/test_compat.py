@@ -180,6 +180,45 @@ def test_cli_bad_usage_exits_2(argv: list[str], capsys: pytest.CaptureFixture[st
         assert "NVIDIA L40S" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("flag", "key", "value"), [
+    ("--max-model-len", "maxModelLen", "100"), ("--max-model-len", "maxModelLen", "0"),
+    ("--max-model-len", "maxModelLen", "256"), ("--max-model-len", "maxModelLen", "2048"),
+    ("--gpu-count", "gpuCount", "0"), ("--gpu-count", "gpuCount", "8"), ("--gpu-count", "gpuCount", "two"),
+    ("--model", "model", "AutoGLM-Phone-9B"), ("--model", "model", "someone/small-model"),
+    ("--vllm", "vllmVersion", "latest"), ("--vllm", "vllmVersion", "v0.13.0"),
+])
+def test_cli_accepts_exactly_what_the_stack_setting_accepts(flag: str, key: str, value: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from components.settings import SettingsError, parse_settings
+
+    try:
+        parse_settings({"gpuTypes": '["NVIDIA L40S", "NVIDIA H100 PCIe"]',
+                        "imageRepository": "ghcr.io/acme/autoglm-vllm", key: value}, "dev")
+        preview_refuses = False
+    except SettingsError:
+        preview_refuses = True
+    code, _ = run_cli("--gpu", "L40S", "--gpu", "H100 PCIe", flag, value)
+    assert (code == 2) is preview_refuses
+    if preview_refuses:  # the message names the one flag at fault, and the setting it follows
+        error_line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert f"argument {flag}:" in error_line and f"(as the {key} setting)" in error_line
+        assert not ({"--gpu-count", "--max-model-len", "--model", "--vllm"} - {flag}) & set(error_line.split())
+
+
+def test_cli_max_model_len_zero_blames_only_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run_cli("--gpu", "L40S", "--max-model-len", "0")
+    error_line = capsys.readouterr().err.strip().splitlines()[-1]  # after the usage lines
+    assert code == 2 and "--max-model-len: expected a whole number from 256 to 1048576" in error_line
+    assert "gpu-count" not in error_line
+
+
+def test_cli_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("--help")[0] == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--gpu-count N GPUs per pod, 1–8" in help_text
+    assert "--max-model-len TOKENS vLLM's context length in tokens, 256–1048576" in help_text
+
+
 def test_cli_list() -> None:
     code, out = run_cli("--list")
     assert code == 0 and all(g.id in out for g in compat.GPU_TYPES)

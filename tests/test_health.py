@@ -26,6 +26,7 @@ from components.health import (
 from tests.fakes.vllm import FakeVllm, png_size
 
 POLL_ENV, REQUEST_TIMEOUT_ENV = tuning.HEALTH_POLL.env, tuning.HEALTH_REQUEST_TIMEOUT.env
+UNREACHABLE_ENV = tuning.HEALTH_UNREACHABLE.env
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "autoglm-phone-9b"
@@ -132,6 +133,55 @@ def test_never_ready_behind_the_proxy_reports_the_last_answer():
     assert report.last_status == 502 and report.last_body == "error code: 502"
 
 
+# --- a wrong URL is not "still loading" -------------------------------------------------------------
+
+
+def non_loopback_address() -> str:
+    """This machine's address on its default route (a UDP connect sends nothing): not 127.x, so a refusal
+    there counts as another machine's."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe_socket:
+        probe_socket.connect(("192.0.2.1", 9))  # TEST-NET-1: only the route is looked up
+        address = probe_socket.getsockname()[0]
+    assert not address.startswith("127."), address
+    return address
+
+
+def test_a_name_that_does_not_resolve_fails_at_once_with_the_reason_whole():
+    t0 = time.monotonic()
+    report = fast_probe("https://nonexistent.invalid", timeout_s=60)
+    assert time.monotonic() - t0 < 10
+    assert (report.healthy, report.failed_step, report.health_polls) == (False, "health", 1)
+    assert report.reason.startswith("nonexistent.invalid does not resolve (")
+    assert "check the host name in the URL" in report.reason and "proxy.runpod.net" in report.reason
+    assert "HTTPSConnectionPool" not in report.reason and "Max retries" not in report.reason
+
+
+def test_https_to_a_plain_http_server_fails_at_once_as_a_tls_failure():
+    with FakeVllm() as fake:
+        assert fake.wait_listening(5)
+        report = fast_probe(fake.base_url.replace("http://", "https://"), timeout_s=60)
+    assert (report.healthy, report.failed_step, report.health_polls) == (False, "health", 1)
+    assert report.reason.startswith(f"TLS with 127.0.0.1:{fake.port} failed (")
+    assert "is the scheme right?" in report.reason
+    assert "SSLError(" not in report.reason and "_ssl.c" not in report.reason
+
+
+def test_another_machine_refusing_connections_fails_after_the_grace_not_the_deadline():
+    address = non_loopback_address()
+    with socket.socket() as closed:  # bound, never listening: connects are refused
+        closed.bind((address, 0))
+        port = closed.getsockname()[1]
+        t0 = time.monotonic()
+        report = fast_probe(f"http://{address}:{port}", timeout_s=60,
+                            polling=Polling(first_s=0.05, max_s=0.1, unreachable_grace_s=1.0))
+        wall = time.monotonic() - t0
+    assert 1.0 <= wall < 10
+    assert (report.healthy, report.failed_step) == (False, "health")
+    assert report.reason.startswith(f"connection refused by {address}:{port}, still after 1 s ")
+    assert "AUTOGLM_HEALTH_UNREACHABLE_S" in report.reason and "nothing listens there" in report.reason
+    assert report.health_polls > 2
+
+
 def test_wrong_model_says_what_is_served():
     with FakeVllm(served_model_name="autoglm-phone-9b-multilingual") as fake:
         report = fast_probe(fake.base_url)
@@ -235,6 +285,7 @@ def test_normalize_base_url():
 
 def test_tuning_from_env():
     assert tuning_from_env({}) == (90.0, Polling())
+    assert tuning_from_env({UNREACHABLE_ENV: "7"})[1].unreachable_grace_s == 7.0
     timeout, polling = tuning_from_env({REQUEST_TIMEOUT_ENV: "3", POLL_ENV: "0.1"})
     assert timeout == 3.0 and polling.max_s == 0.1 and polling.first_s == 0.1
     with pytest.raises(ValueError, match=REQUEST_TIMEOUT_ENV):
@@ -322,6 +373,17 @@ def test_cli_never_ready_json_exits_1_at_the_deadline():
     report = json.loads(result.stdout)
     assert report["failed_step"] == "health" and report["elapsed_s"] >= 1.0
     assert result.stderr.strip().splitlines()[-1] == f"unhealthy: {report['reason']}"
+
+
+def test_cli_on_a_wrong_url_exits_1_at_once_with_a_whole_reason():
+    t0 = time.monotonic()
+    result = run_cli("--base-url", "https://nonexistent.invalid/v1", "--model", MODEL)
+    assert time.monotonic() - t0 < 30  # not the default 1200 s
+    assert result.returncode == 1
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("unhealthy: nonexistent.invalid does not resolve (") and last.endswith(
+        "(`pulumi stack output base_url`)")
+    assert "Max retries" not in result.stdout + result.stderr and "…" not in result.stdout + result.stderr
 
 
 def test_cli_reads_the_api_key_from_the_named_variable():

@@ -218,6 +218,24 @@ if argv[:2] == ["buildx", "version"]:
         sys.exit("docker: unknown command: docker buildx")
     print("github.com/docker/buildx v0.19.3 48d6a39")
     sys.exit(0)
+if argv[:1] == ["pull"]:
+    pull_failures = {{
+        "pull-missing-tag": "Error response from daemon: manifest for vllm/vllm-openai:v0.12.0 not found: "
+                            "manifest unknown: manifest unknown",
+        "pull-offline": 'Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup '
+                        "registry-1.docker.io on 127.0.0.53:53: no such host",
+        "pull-rate-limited": "Error response from daemon: toomanyrequests: You have reached your unauthenticated "
+                             "pull rate limit. https://www.docker.com/increase-rate-limit",
+        "pull-bad-login": 'Error response from daemon: Head "https://registry-1.docker.io/v2/vllm/vllm-openai/'
+                          'manifests/v0.12.0": unauthorized: incorrect username or password',
+        "no-daemon": "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+                     "Is the docker daemon running?",
+    }}
+    if mode in pull_failures:
+        sys.exit(pull_failures[mode])
+    print(f"{{argv[-1].split(':')[-1]}}: Pulling from vllm/vllm-openai")
+    print(f"Status: Image is up to date for {{argv[-1]}}")
+    sys.exit(0)
 if argv[:2] != ["buildx", "build"]:
     sys.exit(2)
 print("#1 [internal] load build definition from Dockerfile")
@@ -228,6 +246,17 @@ failures = {{
     "no-daemon": "ERROR: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
                  "Is the docker daemon running?",
     "broken": "ERROR: failed to solve: vllm/vllm-openai:v9.9.9: not found",
+    "frontend-offline": "ERROR: failed to solve: failed to resolve source metadata for docker.io/docker/dockerfile:1: "
+                        'failed to do request: Head "https://registry-1.docker.io/v2/docker/dockerfile/manifests/1": '
+                        "dial tcp: lookup registry-1.docker.io: no such host",
+    "base-offline": "ERROR: failed to solve: vllm/vllm-openai:v0.12.0: failed to resolve source metadata for "
+                    'docker.io/vllm/vllm-openai:v0.12.0: failed to do request: Head "https://registry-1.docker.io/'
+                    'v2/vllm/vllm-openai/manifests/v0.12.0": dial tcp: i/o timeout',
+    "frontend-unauthorized": "ERROR: failed to solve: docker/dockerfile:1: failed to authorize: failed to fetch "
+                             "oauth token: unexpected status from POST request to https://auth.docker.io/token: "
+                             "401 Unauthorized",
+    "step-failed": 'ERROR: failed to solve: process "/bin/sh -c uv pip install --system transformers==5.0.0rc0" '
+                   "did not complete successfully: exit code: 1",
 }}
 if mode in failures:
     sys.exit(failures[mode])
@@ -274,9 +303,9 @@ class Builder:
         return BuildRun(done.returncode, done.stdout, done.stderr, calls)
 
 
-def create_line(repository: str = REPO) -> tuple[str, str]:
+def create_line(repository: str = REPO, vllm_version: str = "0.12.0") -> tuple[str, str]:
     """The create line VllmImage declares for the default build, and its tag."""
-    build = args(repository=repository)
+    build = args(repository=repository, vllm_version=vllm_version)
     docker_args = build_args(build)
     triggers = image.build_triggers(context_hash=content_hash(DOCKER_DIR), repository=repository,
                                     platform=build.platform, docker_args=docker_args)
@@ -301,8 +330,9 @@ def test_create_line_pushes_and_prints_the_metadata_the_ref_is_read_from(tmp_pat
     assert run.stdout.startswith(METADATA_MARKER)  # the build log went to stderr
     assert ref_from_build_output(run.stdout, REPO) == f"{REPO}@{DIGEST}"
     assert "pushing layers" in run.stderr and "load build definition" in run.stderr
-    version_call, build_call = run.calls
+    version_call, pull_call, build_call = run.calls  # the base is pulled before the build (see below)
     assert version_call == ["buildx", "version"]
+    assert pull_call == ["pull", "--platform", "linux/amd64", "vllm/vllm-openai:v0.12.0"]
     assert build_call[:4] == ["buildx", "build", "--push", "--metadata-file"]
     assert build_call[5:] == shlex.split(line)[3:]
     assert f"{REPO}:{tag}" in build_call
@@ -346,6 +376,69 @@ def test_other_build_failures_point_at_the_log_and_the_base_tag(tmp_path: Path) 
     assert run.returncode != 0 and run.stdout == ""
     assert "failed to solve" in run.stderr
     assert "docker buildx build failed (its log is above)" in run.stderr
+
+
+# ---- the base image is pulled first, and a failure says whether Docker Hub or the target registry failed ----
+
+@pytest.mark.parametrize("vllm_version", ["0.12.0", "0.13.0"])
+def test_the_dockerfiles_base_is_pulled_for_the_target_platform_before_the_build(tmp_path: Path,
+                                                                                  vllm_version: str) -> None:
+    """An image fetched by `docker pull` records the repository its layers came from, so the push can mount
+    them (docker.io) instead of uploading ~12 GB; one fetched implicitly by the build's FROM does not
+    (containerd image store)."""
+    run = Builder(tmp_path).with_docker().run(create_line(vllm_version=vllm_version)[0])
+    assert run.returncode == 0, run.stderr
+    assert [call[0] for call in run.calls] == ["buildx", "pull", "buildx"]
+    assert run.calls[1] == ["pull", "--platform", "linux/amd64", f"vllm/vllm-openai:v{vllm_version}"]
+    assert f"pulling the base image vllm/vllm-openai:v{vllm_version} for linux/amd64" in run.stderr
+    assert f"Image is up to date for vllm/vllm-openai:v{vllm_version}" in run.stderr  # the pull's log is shown
+
+
+PULL_FAILED, BUILD_FAILED = "the pull before the build failed: ", "docker buildx build failed (its log is above): "
+
+
+@pytest.mark.parametrize(("mode", "step", "says"), [
+    ("pull-missing-tag", PULL_FAILED, ["Docker Hub (docker.io) has no vllm/vllm-openai:v0.12.0", "vllmVersion"]),
+    ("pull-offline", PULL_FAILED, ["the base image vllm/vllm-openai:v0.12.0 could not be fetched",
+                                   "Docker Hub (docker.io) did not answer", f"The push to {REPO} was not reached"]),
+    ("pull-rate-limited", PULL_FAILED, ["pull rate limit", "docker login docker.io",
+                                        f"The push to {REPO} was not the problem"]),
+    ("pull-bad-login", PULL_FAILED, ["refused the login saved on this machine", "docker logout docker.io"]),
+    ("frontend-offline", BUILD_FAILED, ["# syntax=docker/dockerfile:1", "fetch it on every build",
+                                        "frontend docker/dockerfile:1", "Docker Hub (docker.io) did not answer"]),
+    ("frontend-unauthorized", BUILD_FAILED, ["Docker Hub (docker.io) refused the login saved on this machine",
+                                             "# syntax=docker/dockerfile:1"]),
+    ("base-offline", BUILD_FAILED, ["the base image vllm/vllm-openai:v0.12.0 could not be fetched",
+                                    "Docker Hub (docker.io) did not answer"]),
+    ("broken", BUILD_FAILED, ["Docker Hub (docker.io) has no vllm/vllm-openai:v0.12.0", "vllmVersion"]),
+])
+def test_a_failure_on_docker_hub_says_so_and_blames_not_the_target_registry(tmp_path: Path, mode: str, step: str,
+                                                                            says: list[str]) -> None:
+    """The base (pulled first, and resolved again by the build) and the `# syntax=` frontend come from Docker
+    Hub; a failure there is neither the vLLM tag's fault nor the target registry's."""
+    run = Builder(tmp_path).with_docker().run(create_line()[0], mode=mode)
+    assert run.returncode != 0 and run.stdout == ""
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"buildx_push: {step}")
+    for phrase in says:
+        assert phrase in last
+    assert f"the push to {REPO} was refused" not in run.stderr and "docker login ghcr.io" not in run.stderr
+    built = [] if step == PULL_FAILED else ["buildx"]  # a failed pull builds nothing
+    assert [call[0] for call in run.calls] == ["buildx", "pull", *built]
+
+
+def test_a_build_step_failure_blames_neither_the_tag_nor_a_registry(tmp_path: Path) -> None:
+    run = Builder(tmp_path).with_docker().run(create_line()[0], mode="step-failed")
+    assert run.returncode != 0
+    last = run.stderr.strip().splitlines()[-1]
+    assert "its first ERROR line names the cause" in last
+    assert "vllmVersion" not in last and "was refused" not in last and "did not answer" not in last
+
+
+def test_without_a_local_engine_the_pull_is_left_to_the_build(tmp_path: Path) -> None:
+    run = Builder(tmp_path).with_docker().run(create_line()[0], mode="no-daemon")
+    assert [call[0] for call in run.calls] == ["buildx", "pull", "buildx"]
+    assert "no local Docker engine to pull vllm/vllm-openai:v0.12.0 into" in run.stderr
 
 
 def test_build_without_metadata_fails(tmp_path: Path) -> None:

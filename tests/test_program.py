@@ -5,7 +5,10 @@ here: what the committed files are, and that bad settings stop the program befor
 
 from __future__ import annotations
 
+import os
 import runpy
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -37,3 +40,14 @@ def test_incompatible_plan_stops_before_any_resource() -> None:
     with pytest.raises(PlanError, match=r"autoglm-runpod:gpuTypes: .*RTX 4090.*not enough VRAM"):
         run_program()
     assert [r for r in mocks.resources if r.typ != "pulumi:pulumi:Stack"] == []
+
+
+def test_run_as_a_script_it_says_to_run_it_with_pulumi() -> None:
+    """`python __main__.py` has no engine to read the stack's config from: not "gpuTypes not set"."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    done = subprocess.run([sys.executable, "__main__.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith("autoglm-runpod: this is a Pulumi program, not a script")
+    assert "`pulumi up -s dev`" in done.stderr and "README.md, Quick start" in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr and "gpuTypes" not in done.stderr

@@ -54,3 +54,18 @@ def test_readme_configuration_table_lists_every_setting_with_its_default() -> No
     for key, default in DEFAULTS.items():
         shown = str(default).lower() if isinstance(default, bool) else str(default)
         assert f"`{shown}`" in table[key], (key, table[key])
+
+
+# Example repositories as the docs and messages spell them: `docker.io/yourname/autoglm-vllm` and the like.
+EXAMPLE_REPOSITORY = re.compile(r"\b(?:docker\.io|ghcr\.io)/[A-Za-z0-9_.<>-]+/autoglm-vllm\b")
+
+
+def test_every_example_image_repository_is_one_the_setting_accepts() -> None:
+    from components.image_ref import validate_image_repository
+
+    files = [ROOT / "README.md", ROOT / "Pulumi.yaml", ROOT / "Pulumi.dev.yaml",
+             *sorted((ROOT / "components").rglob("*.py"))]
+    examples = {(path.name, found) for path in files for found in EXAMPLE_REPOSITORY.findall(path.read_text())}
+    assert {name for name, _ in examples} >= {"README.md", "Pulumi.yaml", "Pulumi.dev.yaml", "settings.py"}
+    assert [(name, found, validate_image_repository(found)) for name, found in examples
+            if validate_image_repository(found)] == []

@@ -177,6 +177,40 @@ def test_a_ready_image_warns_that_only_vllms_key_guards_it(caplog: pytest.LogCap
         assert "/invocations" in warnings[0] and "autoglm-runpod:imageRepository" in warnings[0]
 
 
+def private_registry_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "registryAuthId" in r.getMessage()]
+
+
+@pytest.mark.parametrize(("config", "says"), [
+    (DEV, ["imageRepository = 'ghcr.io/acme/autoglm-vllm' and no registryAuthId",
+           "GitHub makes a package private when it is first pushed", "Change visibility → Public"]),
+    ({"image": "ghcr.io/acme/autoglm-vllm:v1"}, ["autoglm-runpod:image = 'ghcr.io/acme/autoglm-vllm:v1'"]),
+    ({"imageRepository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/autoglm"}, ["Amazon ECR"]),
+])
+def test_preview_warns_of_an_image_on_a_registry_that_is_private_by_default(
+        caplog: pytest.LogCaptureFixture, config: dict[str, str], says: list[str]) -> None:
+    caplog.set_level(logging.WARNING)
+    configure_mocks("dev", committed_stack_config("dev") | config, preview=True)
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    (warning,) = private_registry_warnings(caplog)
+    for phrase in says:
+        assert phrase in warning
+    assert "a pod would be placed and bill while its image pull fails" in warning
+    assert "create a RunPod container-registry credential and set autoglm-runpod:registryAuthId" in warning
+
+
+@pytest.mark.parametrize("config", [
+    DEV | {"registryAuthId": "cred_01"}, {"imageRepository": "docker.io/acme/autoglm-vllm"},
+    {"image": "vllm/vllm-openai:v0.12.0"},
+])
+def test_no_private_registry_warning_with_credentials_or_a_public_by_default_registry(
+        caplog: pytest.LogCaptureFixture, config: dict[str, str]) -> None:
+    caplog.set_level(logging.WARNING)
+    configure_mocks("dev", committed_stack_config("dev") | config, preview=True)
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    assert private_registry_warnings(caplog) == []
+
+
 @pulumi.runtime.test
 def test_a_given_image_skips_the_build_and_the_pod_carries_the_launch_flags() -> pulumi.Output[Any]:
     mocks, exports = program("dev", {"image": "vllm/vllm-openai:v0.12.0", "hfToken": "hf_token_value",

@@ -209,6 +209,23 @@ def test_a_stack_cannot_promote_from_itself() -> None:
         parse(imageRepository=None, promoteFrom="prod", stack="prod")
 
 
+@pytest.mark.parametrize("promote_from", ["dev", "autoglm-runpod/dev", "organization/autoglm-runpod/dev"])
+def test_dev_promoting_from_itself_is_told_to_build_not_to_name_dev(promote_from: str) -> None:
+    with pytest.raises(SettingsError) as e:
+        parse(imageRepository=None, promoteFrom=promote_from, stack="dev")
+    message = str(e.value)
+    assert "cannot promote from itself (dev)" in message and "e.g. dev" not in message
+    assert "unset promoteFrom (`pulumi config rm promoteFrom`) and set imageRepository" in message
+
+
+def test_prod_promoting_from_itself_is_offered_dev() -> None:
+    with pytest.raises(SettingsError, match=r"itself \(prod\)\. Name another stack, .*, e\.g\. dev;"):
+        parse(imageRepository=None, promoteFrom="autoglm-runpod/prod", stack="prod")
+    assert parse(imageRepository=None, promoteFrom="other-project/prod", stack="prod").promote_from
+
+
+
+
 def test_network_volume_needs_secure_cloud_and_shrinks_the_default_disk() -> None:
     with pytest.raises(SettingsError, match=r"autoglm-runpod:cloud = 'COMMUNITY'.*Secure Cloud"):
         parse(cloud="COMMUNITY", networkVolumeId="vol12345")
@@ -245,6 +262,36 @@ def test_image_reference_rule(ref: str, ok: bool) -> None:
 ])
 def test_image_repository_rule(repo: str, ok: bool) -> None:
     assert (validate_image_repository(repo) is None) is ok
+
+
+@pytest.mark.parametrize(("repo", "named", "offered"), [
+    ("ghcr.io/OWNER/autoglm-vllm", "'OWNER' has capital letters", "ghcr.io/owner/autoglm-vllm"),
+    ("GHCR.io/Acme/AutoGLM", "'Acme' and 'AutoGLM' have capital letters", "ghcr.io/acme/autoglm"),
+    ("Acme/autoglm-vllm", "'Acme' has capital letters", "acme/autoglm-vllm"),
+])
+def test_capitals_in_the_image_repository_are_named_and_the_lowercase_value_offered(repo: str, named: str,
+                                                                                    offered: str) -> None:
+    with pytest.raises(SettingsError) as e:
+        parse(imageRepository=repo)
+    message = str(e.value)
+    assert message.startswith(f"autoglm-runpod:imageRepository = {repo!r} is not valid: {named}")
+    assert f"use {offered!r}" in message
+    assert validate_image_repository(offered) is None  # what is offered is accepted
+
+
+@pytest.mark.parametrize(("reference", "private"), [
+    ("ghcr.io/acme/autoglm-vllm", "GitHub"), ("GHCR.IO/acme/x:v1", "GitHub"),
+    ("123456789012.dkr.ecr.us-east-1.amazonaws.com/x", "ECR"), ("acme.azurecr.io/x", "Azure"),
+    ("europe-west4-docker.pkg.dev/p/r/x", "Google"), ("eu.gcr.io/p/x", "Google"),
+    ("docker.io/acme/autoglm-vllm", None), ("acme/autoglm-vllm", None), ("public.ecr.aws/acme/x", None),
+    ("quay.io/acme/x", None), ("registry.example.com:5000/x", None),
+])
+def test_registries_private_by_default(reference: str, private: str | None) -> None:
+    from components.image_ref import private_by_default
+
+    found = private_by_default(reference)
+    assert (found is None) is (private is None)
+    assert found is None or (private is not None and private in found[0])
 
 
 def test_preflight_refuses_an_incompatible_plan_naming_settings_and_fixes() -> None:

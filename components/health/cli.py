@@ -23,9 +23,11 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m components.health",
         description="Prove that a vLLM server answers: /health, /v1/models, a chat and an image chat.",
-        epilog=f"Exit 0 healthy, 1 unhealthy (the reason on the last line), 2 bad usage. {tuning.HEALTH_POLL.env} "
-               f"and {tuning.HEALTH_REQUEST_TIMEOUT.env} tune the /health poll cap (default 1 s) and the "
-               "per-request timeout.")
+        epilog=f"Exit 0 healthy, 1 unhealthy (the reason on the last line), 2 bad usage. A name that does not "
+               "resolve or a TLS failure ends the wait at once. "
+               f"{tuning.HEALTH_POLL.env}, {tuning.HEALTH_REQUEST_TIMEOUT.env} and {tuning.HEALTH_UNREACHABLE.env} "
+               "tune the /health poll cap (default 1 s), the per-request timeout and how long another machine may "
+               "refuse connections (default 120 s).")
     p.add_argument("--base-url", required=True, help="server URL, with or without /v1, "
                                                      "e.g. https://<podId>-8000.proxy.runpod.net")
     p.add_argument("--model", required=True, help="the served model name (the pod's --served-model-name)")

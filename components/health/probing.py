@@ -5,7 +5,8 @@ host), `/health` says 200 even when the next real request kills the engine, and 
 before that and 524 to any request longer than 100 s. So the probe, in order:
 
 1. polls the target's health path until 200 (refused connections, 502, 503, 524 and anything else mean
-   "not yet"), backing off, until the deadline `timeout_s`;
+   "not yet"), backing off, until the deadline `timeout_s`; a wrong URL fails at once instead (a name that
+   does not resolve, a TLS failure) or after a grace (another machine refusing connections: `reachability`);
 2. reads `GET /version` (for the report only; failures there are not fatal);
 3. `GET /v1/models` must list the served model name;
 4. `POST /v1/chat/completions`, a 5-token "Hi" at temperature 0, must return a choice;
@@ -31,6 +32,7 @@ from urllib3.util.retry import Retry
 
 from components import tuning
 from components.health.png import png_data_url
+from components.health.reachability import ConnectFailure, Outlook, connect_failure, describe
 from components.health.report import HealthReport
 from components.health.target import API_KEY_SETTING, Target
 from components.waiting import Deadline, WaitTimedOut, pauses, wait_until
@@ -56,16 +58,19 @@ class Polling:
     first_s: float = 0.25
     factor: float = 1.5
     max_s: float = 1.0
+    unreachable_grace_s: float = tuning.HEALTH_UNREACHABLE.default  # see components/health/reachability.py
 
     def delays(self) -> Iterator[float]:
         return pauses(self.first_s, self.factor, self.max_s)
 
 
 def tuning_from_env(env: Mapping[str, str] | None = None) -> tuple[float, Polling]:
-    """(request timeout, polling) from AUTOGLM_HEALTH_REQUEST_TIMEOUT_S and AUTOGLM_HEALTH_POLL_S, if set."""
+    """(request timeout, polling) from AUTOGLM_HEALTH_REQUEST_TIMEOUT_S, AUTOGLM_HEALTH_POLL_S and
+    AUTOGLM_HEALTH_UNREACHABLE_S, if set."""
     request_timeout = tuning.seconds(tuning.HEALTH_REQUEST_TIMEOUT, env)
     max_poll = tuning.seconds(tuning.HEALTH_POLL, env)
-    return request_timeout, Polling(first_s=min(Polling().first_s, max_poll), max_s=max_poll)
+    return request_timeout, Polling(first_s=min(Polling().first_s, max_poll), max_s=max_poll,
+                                    unreachable_grace_s=tuning.seconds(tuning.HEALTH_UNREACHABLE, env))
 
 
 class _StepFailed(Exception):
@@ -95,6 +100,7 @@ class _Run:
     last_status: int | None = None
     last_body: str | None = None
     health_polls: int = 0
+    unreachable_since: float | None = None  # when the current run of for-a-while connect failures began
     seconds_to_ready: float | None = None
     vllm_version: str | None = None
     served_models: tuple[str, ...] = ()
@@ -108,7 +114,8 @@ class _Run:
         flat = " ".join(self.target.redact(body).split())
         if not flat:
             return None
-        return flat if len(flat) <= BODY_EXCERPT_CHARS else flat[:BODY_EXCERPT_CHARS] + "…"
+        # Cut between words, so a reader never sees half of one.
+        return flat if len(flat) <= BODY_EXCERPT_CHARS else flat[:BODY_EXCERPT_CHARS].rsplit(" ", 1)[0] + " …"
 
     def remember(self, resp: requests.Response) -> None:
         self.last_status = resp.status_code
@@ -210,13 +217,32 @@ def _poll_health(run: _Run, session: requests.Session, timeout_s: float) -> str 
     try:
         resp = session.get(f"{run.root}{run.target.health_path}", headers=run.target.health_auth(),
                            timeout=timeout_s)
-    except requests.ConnectionError as e:
-        return "connection refused" if "refused" in str(e).lower() else f"connection error: {_short(run, e)}"
+    except requests.ConnectionError as e:  # requests' SSLError is one too
+        return _unreachable(run, connect_failure(e, run.root))
     except requests.Timeout:
+        run.unreachable_since = None
         return f"no answer within {timeout_s:.1f} s"
+    run.unreachable_since = None
     run.latencies_ms["health"] = _ms_since(t0)
     run.remember(resp)
     return None if resp.status_code == 200 else f"HTTP {resp.status_code}"
+
+
+def _unreachable(run: _Run, failure: ConnectFailure) -> str:
+    """The poll's note; raises _StepFailed when waiting cannot help, or has not helped for the grace period."""
+    note = run.target.redact(failure.note)
+    if failure.outlook is Outlook.HOPELESS:
+        raise _StepFailed("health", f"{note}: {failure.advice}")
+    if failure.outlook is Outlook.NOT_YET:
+        run.unreachable_since = None
+        return note
+    now = time.monotonic()
+    run.unreachable_since = run.unreachable_since or now
+    grace = run.polling.unreachable_grace_s
+    if now - run.unreachable_since >= grace:
+        raise _StepFailed("health", f"{note}, still after {grace:g} s ({tuning.HEALTH_UNREACHABLE.env} sets how "
+                                    f"long): {failure.advice}")
+    return note
 
 
 def _read_version(run: _Run, session: requests.Session) -> None:
@@ -329,4 +355,4 @@ def _ms_since(t0: float) -> float:
 
 
 def _short(run: _Run, error: Exception) -> str:
-    return run.excerpt(str(error)) or type(error).__name__
+    return run.target.redact(describe(error))

@@ -41,8 +41,9 @@ class RunPodClient:
                  base_url: str | None = None, sources: KeySources = ENV_SOURCES,
                  secrets: tuple[str, ...] = ()) -> RunPodClient:
         """Key and URL as given, else from `RUNPOD_API_KEY` / `RUNPOD_API_URL`; the read timeout from
-        `RUNPOD_READ_TIMEOUT_S` (components.tuning)."""
+        `RUNPOD_READ_TIMEOUT_S` (components.tuning). TuningError when any RunPod timing variable is unusable."""
         env = os.environ if environ is None else environ
+        tuning.check(tuning.RUNPOD_KNOBS, env)  # every wait's variable, before any call rather than mid-wait
         client = cls(api_key or env.get("RUNPOD_API_KEY"), base_url or env.get("RUNPOD_API_URL"),
                      sources=sources, secrets=secrets)
         override = tuning.seconds(tuning.READ_TIMEOUT, env)

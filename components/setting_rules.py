@@ -1,0 +1,49 @@
+"""Value rules that the stack's settings and the commands both apply, so `python -m components.compat` accepts
+exactly what `pulumi preview` accepts. No Pulumi import. Each rule returns the parsed value or raises ValueError
+whose message says what is allowed; the settings name the config key, the commands the flag.
+"""
+
+from __future__ import annotations
+
+import re
+
+from components.compat.versions import parse_version
+
+__all__ = ["BOUNDS", "model_id_problem", "vllm_version", "whole_number"]
+
+# Whole-number settings and their inclusive bounds.
+BOUNDS: dict[str, tuple[int, int]] = {
+    "gpuCount": (1, 8),  # RunPod's largest pods have 8 GPUs
+    "maxModelLen": (256, 1_048_576),  # below 256 tokens not even the chat template and a screenshot fit
+    "containerDiskGb": (10, 4000),
+    "healthTimeoutMinutes": (1, 180),
+}
+
+_HF_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def whole_number(key: str, raw: str) -> int:
+    """`raw` as the whole-number setting `key` takes it."""
+    low, high = BOUNDS[key]
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ValueError(f"expected a whole number from {low} to {high}")
+    return value
+
+
+def model_id_problem(model: str) -> str | None:
+    """None for a Hugging Face model id (`OWNER/NAME`), else what is expected."""
+    return None if _HF_MODEL_RE.match(model) else "expected a Hugging Face id like OWNER/NAME"
+
+
+def vllm_version(raw: str) -> str:
+    """A vllm/vllm-openai version as the image tag has it without its `v`: `v0.12.0` → `0.12.0`."""
+    version = raw.strip().removeprefix("v")
+    try:
+        parse_version(version)
+    except ValueError:
+        raise ValueError("expected a vllm/vllm-openai version such as 0.12.0") from None
+    return version
