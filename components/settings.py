@@ -250,9 +250,10 @@ def parse_settings(raw: Mapping[str, str | None], stack: str) -> Settings:
 def _vllm_version(raw: str | None) -> str:
     version = (_text("vllmVersion", raw) or DEFAULTS["vllmVersion"]).removeprefix("v")
     try:
-        compat.parse_version(version)
+        compat.split_tag(version)
     except ValueError:
-        raise SettingsError("vllmVersion", raw, "expected a vllm/vllm-openai version such as 0.12.0.") from None
+        raise SettingsError("vllmVersion", raw, "expected a vllm/vllm-openai version such as 0.12.0, or a tag "
+                            "such as 0.21.0-cu129.") from None
     return str(version)
 
 
@@ -297,7 +298,10 @@ class PlanError(pulumi.RunError):
 
 
 def preflight(s: Settings) -> None:
-    """Run the compatibility rules on the settings; raise PlanError listing every problem with its fix."""
+    """Run the compatibility rules on the settings; raise PlanError listing every problem with its fix. A vLLM
+    version the table does not know passes with a warning: its floor is then read from the image."""
+    if note := compat.version_note(s.vllm_version):
+        pulumi.log.warn(f"{PROJECT}:vllmVersion = {s.vllm_version!r}: {note}")
     problems = compat.check_plan(s.vllm_version, s.gpu_types, s.gpu_count, s.model, s.max_model_len,
                                  s.container_disk_gb, bool(s.network_volume_id))
     if problems:
