@@ -3,7 +3,7 @@ image (refused) from a missing one, a rate limit from an outage, and a bad image
 
 from __future__ import annotations
 
-__all__ = ["BY_STATUS", "REFUSED", "BadImage", "Denied", "NotFound", "RateLimited", "RegistryError", "Unauthorized",
+__all__ = ["BY_STATUS", "BadImage", "Denied", "NotFound", "RateLimited", "RegistryError", "Unauthorized",
            "Unavailable"]
 
 
@@ -41,5 +41,3 @@ class BadImage(RegistryError):
 
 
 BY_STATUS: dict[int, type[RegistryError]] = {401: Unauthorized, 403: Denied, 404: NotFound, 429: RateLimited}
-# What an anonymous read of a private image gets.
-REFUSED: tuple[type[RegistryError], ...] = (Unauthorized, Denied)

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,6 +30,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+
+from tests.fakes.loopback import serving
 
 ISSUER = "autoglm-test-issuer"
 SERVICE = "autoglm-test-registry"
@@ -158,14 +160,6 @@ class _Handler(BaseHTTPRequestHandler):
 def token_service(**kwargs: Any) -> Iterator[TokenService]:
     """A `TokenService` answering on 127.0.0.1 for the duration."""
     service = TokenService(**kwargs)
-    handler = type("Handler", (_Handler,), {"service": service})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    service.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(type("Handler", (_Handler,), {"service": service})) as host:
+        service.url = f"http://{host}"
         yield service
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
