@@ -238,7 +238,7 @@ def test_an_image_that_says_cuda_13_gets_a_cuda_13_host_though_the_table_said_12
     assert created["gpu"]["minCudaVersion"] == "13.0", "the image's own gate, not the table's 12.9"
     assert out["host_cuda_version"] == "13.0" and out["health"]["status"] == "healthy"
     assert out["plan"]["cuda_floor"] == "12.9" and out["image_cuda"]["cuda_floor"] == "13.0"
-    assert "the compatibility table says CUDA 12.9 for vLLM 0.12.0: the image wins" in world.host.stderr()
+    assert world.host.logged("the compatibility table says CUDA 12.9 for vLLM 0.12.0: the image wins")
     dev.destroy()
     assert world.runpod.billing_pods() == []
 
@@ -285,3 +285,5 @@ def test_preview_reads_no_registry_and_keeps_the_tables_floor(world: World) -> N
     preview(dev)
     assert ops(dev, FACTS) == ["check"] and len(world.registry.tokens.requests) == asked
     assert world.runpod.requests_log == []
+    (pod,) = [r for r in dev.mocks.resources if r.typ == POD]
+    assert pod.inputs["min_cuda_version"] == "13.0", "the table's floor for 0.34.0 stands in at preview"

@@ -5,7 +5,7 @@ Its `cuda_floor` is the image's own `NVIDIA_REQUIRE_CUDA` gate, which is what th
 `gpu.minCudaVersion`: where it disagrees with the compatibility table (`table_cuda_floor`), the image wins and
 the deploy log says so. On the way it checks that RunPod can pull the image (anonymously, or `registryAuthId`
 is set). Any failure stops the deploy here, so no pod is billed for an image it could not run. Preview reads
-nothing: the built image's reference is not known then, and the table's floor stands in the plan.
+nothing (the built image's reference is not known then): there the table's floor stands in for the image's.
 """
 
 from __future__ import annotations
@@ -105,6 +105,10 @@ class ImageFactsProvider(pulumi.dynamic.ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs, failures = FACTS_INPUTS.check(news)
+        if isinstance(inputs.get("table_cuda_floor"), str) and not failures:
+            # A preview shows a resource's checked inputs as its outputs: the table's floor stands in for the
+            # image's until `up` reads it (create and update return the image's own).
+            inputs["cuda_floor"] = inputs["table_cuda_floor"]
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
