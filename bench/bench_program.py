@@ -25,7 +25,7 @@ from tests.conftest import ROOT, committed_stack_config, configure_mocks, stack_
 
 PROGRAM_TARGET_S = 1.5
 IMPORT_TARGET_S = 0.3
-PROVIDER_MODULES = ("components.providers.pod", "components.health.resource")
+PROVIDER_MODULES = ("components.providers.pod", "components.health.resource", "components.providers.image_facts")
 STACKS: dict[str, dict[str, Any]] = {
     "dev": {"imageRepository": "ghcr.io/acme/autoglm-vllm"},
     "prod": {},

@@ -73,11 +73,11 @@ class VllmImageArgs:
 def transformers_requirement(vllm_version: str) -> str:
     """What the image installs on top of vLLM for AutoGLM (Open-AutoGLM asks for transformers 5).
 
-    vLLM ≤ 0.18 pins transformers < 5; Open-AutoGLM's tested pairing is 5.0.0rc0, pinned so a rebuild does not
-    drift to a later 5.x that vLLM 0.12 never saw. From 0.19 vLLM accepts transformers ≥ 5.5.1 itself, so the
-    image only needs that floor and keeps the version vLLM chose when it already meets it.
+    Up to 0.19.0 vLLM pins transformers < 5; Open-AutoGLM's tested pairing is 5.0.0rc0, pinned so a rebuild does
+    not drift to a later 5.x that vLLM 0.12 never saw. From 0.19.1 the image already carries transformers ≥ 5
+    (compat.releases), so the build only states that floor and keeps the version vLLM chose.
     """
-    if compat.parse_version(vllm_version) < (0, 19, 0):
+    if not compat.ships_transformers_5(vllm_version):
         return "transformers==5.0.0rc0"
     return "transformers>=5.5.1"
 
@@ -153,7 +153,7 @@ def ref_from_build_output(stdout: str | None, repository: str) -> str:
 
 def _version_ok(vllm_version: str) -> bool:
     try:
-        compat.parse_version(vllm_version)
+        compat.split_tag(vllm_version)
     except ValueError:
         return False
     return vllm_version[:1].isdigit() and vllm_version == vllm_version.strip()

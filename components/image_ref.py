@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["private_by_default", "registry_host", "validate_image_reference", "validate_image_repository"]
+__all__ = ["private_by_default", "registry_host", "split_image_reference", "validate_image_reference",
+           "validate_image_repository"]
 
 # The distribution/reference grammar: an optional registry host[:port], then lowercase path components.
 _REPO_RE = re.compile(
@@ -70,17 +71,26 @@ def validate_image_repository(value: str) -> str | None:
     return None
 
 
-def validate_image_reference(value: str) -> str | None:
-    """None when `value` is an image reference (`repo:tag`, `repo@sha256:…` or both), else what is wrong."""
+def split_image_reference(value: str) -> tuple[str, str | None, str | None]:
+    """`repo:tag@sha256:…` → (repository, tag or None, digest or None); ValueError saying what is wrong."""
     rest, _, digest = value.partition("@")
     if digest and not _DIGEST_RE.match(digest):
-        return "a digest must be sha256: followed by 64 lowercase hex digits"
-    repo, tag = rest, ""
+        raise ValueError("a digest must be sha256: followed by 64 lowercase hex digits")
+    repo, tag = rest, None
     last = rest.rsplit("/", 1)[-1]
     if ":" in last:
         repo, tag = rest.rsplit(":", 1)
         if not _TAG_RE.match(tag):
-            return f"{tag!r} is not a valid tag"
+            raise ValueError(f"{tag!r} is not a valid tag")
     if not _REPO_RE.match(repo):
-        return "expected an image reference like vllm/vllm-openai:v0.12.0 or REPO@sha256:<digest>"
+        raise ValueError("expected an image reference like vllm/vllm-openai:v0.12.0 or REPO@sha256:<digest>")
+    return repo, tag, digest or None
+
+
+def validate_image_reference(value: str) -> str | None:
+    """None when `value` is an image reference (`repo:tag`, `repo@sha256:…` or both), else what is wrong."""
+    try:
+        split_image_reference(value)
+    except ValueError as e:
+        return str(e)
     return None

@@ -12,6 +12,7 @@ from components.health.resource import HealthCheck, HealthCheckArgs
 from components.image import VllmImage, VllmImageArgs, cache_env, launch_args, launch_env
 from components.image_ref import private_by_default
 from components.names import PROJECT, resource_name
+from components.providers.image_facts import ImageFacts, ImageFactsArgs
 from components.providers.pod import Pod, PodArgs
 from components.settings import Secrets, Settings
 
@@ -60,6 +61,10 @@ class AutoGLMService(pulumi.ComponentResource):
         self.settings = settings
         image = self._image(name, settings, child)
         self.image_ref = image.ref
+        # Read from the registry at `up`, before the pod: the floor the image declares, and that RunPod can pull it.
+        self.image_facts = ImageFacts(f"{name}-image-facts", ImageFactsArgs(
+            image=image.ref, registry_auth_id=settings.registry_auth_id, vllm_version=settings.vllm_version,
+            table_cuda_floor=settings.cuda_floor.cuda), child)
         self.api_key = self._api_key(name, settings, secrets, child)
         if not image.built_by_stack and self.api_key is not None:
             pulumi.log.warn(READY_IMAGE_WARNING)  # with publicEndpoint, its own warning already says it is open
@@ -133,7 +138,7 @@ class AutoGLMService(pulumi.ComponentResource):
             gpu_type_ids=list(s.gpu_types),
             gpu_count=s.gpu_count,
             cloud=s.cloud,
-            min_cuda_version=s.cuda_floor.cuda,
+            min_cuda_version=self.image_facts.cuda_floor,  # the image's own gate, not the table's
             container_disk_gb=s.container_disk_gb,
             ports=[SERVED_PORT],
             env=env,
@@ -166,6 +171,10 @@ class AutoGLMService(pulumi.ComponentResource):
             "host_cuda_version": self.pod.cuda_version,
             "cost_per_hour": self.pod.cost_per_hr,
             "image_ref": self.image_ref,
+            "image_cuda": pulumi.Output.all(
+                cuda_floor=self.image_facts.cuda_floor, min_driver=self.image_facts.min_driver,
+                require_cuda=self.image_facts.require_cuda, cuda_version=self.image_facts.cuda_version,
+                anonymous_pull=self.image_facts.anonymous_pull),
             "verified_image_ref": self.verified_image_ref,
             "vllm_version": self.settings.vllm_version,
             "served_model_name": self.settings.served_model_name,

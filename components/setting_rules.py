@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from components.compat.versions import parse_version
+from components.compat.releases import split_tag
 
 __all__ = ["BOUNDS", "model_id_problem", "vllm_version", "whole_number"]
 
@@ -40,10 +40,11 @@ def model_id_problem(model: str) -> str | None:
 
 
 def vllm_version(raw: str) -> str:
-    """A vllm/vllm-openai version as the image tag has it without its `v`: `v0.12.0` → `0.12.0`."""
+    """A vllm/vllm-openai version or tag as the image tag has it without its `v`: `v0.12.0` → `0.12.0`,
+    `0.21.0-cu129` stays. Whether that tag exists for the release is the compatibility rules' question."""
     version = raw.strip().removeprefix("v")
     try:
-        parse_version(version)
+        split_tag(version)
     except ValueError:
-        raise ValueError("expected a vllm/vllm-openai version such as 0.12.0") from None
+        raise ValueError("expected a vllm/vllm-openai version such as 0.12.0, or a tag such as 0.21.0-cu129") from None
     return version

@@ -312,12 +312,15 @@ class TuningSettingError(pulumi.RunError):
 
 def preflight(s: Settings) -> None:
     """Before anything is registered: the timing variables of the shell that runs Pulumi (TuningSettingError),
-    then the compatibility rules on the settings (PlanError, listing every problem with its fix)."""
+    then the compatibility rules on the settings (PlanError, listing every problem with its fix). A vLLM
+    version the table does not know passes with a warning: its floor is then read from the image."""
     try:
         tuning.check()
     except tuning.TuningError as e:
         raise TuningSettingError(f"{e}. The variable comes from the shell that runs pulumi; nothing was "
                                  "created.") from None
+    if note := compat.version_note(s.vllm_version):
+        pulumi.log.warn(f"{PROJECT}:vllmVersion = {s.vllm_version!r}: {note}")
     problems = compat.check_plan(s.vllm_version, s.gpu_types, s.gpu_count, s.model, s.max_model_len,
                                  s.container_disk_gb, bool(s.network_volume_id))
     if problems:

@@ -92,8 +92,10 @@ check_driver() {
     return 0
   fi
   fail "${problem} Fix: run on a host whose driver supports CUDA >= ${floor} (RunPod: gpu.minCudaVersion ${floor})," \
-    "or use a vLLM version whose image needs less. SKIP_CUDA_CHECK=1 starts anyway (datacenter GPUs on an" \
-    "older long-term driver may run through the image's CUDA forward-compatibility libraries)."
+    "or use a vLLM version or tag whose image needs less (e.g. a -cu129 tag for vLLM 0.20-0.32)." \
+    "SKIP_CUDA_CHECK=1 starts anyway: datacenter GPUs on an older long-term driver (R535, R570) may run the" \
+    "image through its CUDA forward-compatibility libraries, which vLLM >= 0.17 uses only with" \
+    "VLLM_ENABLE_CUDA_COMPATIBILITY=1 (set both)."
 }
 
 # HF_HOME and VLLM_CACHE_ROOT under the volume unless already set; a missing volume costs a re-download, not a stop.

@@ -94,3 +94,14 @@ def stack_exports() -> dict[str, Any]:
 # A failing Output that several exports share is reported once by the test and then again, per copy, by
 # asyncio's "exception was never retrieved" logging when the futures are collected: keep that noise out.
 logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real `docker-registry` on loopback with token auth (tests/registry.py), shared by the session: tests
+    push under their own repository names and leave no fault queued."""
+    from tests.fakes.registry_token import token_service
+    from tests.registry import local_registry
+
+    with token_service() as tokens, local_registry(tokens, tmp_path_factory.mktemp("registry")) as running:
+        yield running

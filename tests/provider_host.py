@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -113,6 +114,15 @@ class Host:
     def stderr(self) -> str:
         """Everything the host printed on stderr so far (its `pulumi.log` output)."""
         return "".join(self.stderr_lines)
+
+    def logged(self, text: str, timeout_s: float = 5.0) -> bool:
+        """Whether the host prints `text` on stderr within `timeout_s` (the drain thread reads it a little later)."""
+        deadline = time.monotonic() + timeout_s
+        while text not in self.stderr():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
 
 @contextmanager

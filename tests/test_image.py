@@ -188,7 +188,9 @@ def test_content_hash_follows_content_not_location_or_mode(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(("version", "requirement"), [
     ("0.12.0", "transformers==5.0.0rc0"), ("0.18.1", "transformers==5.0.0rc0"),
-    ("0.19.0", "transformers>=5.5.1"), ("0.21.0-cu129", "transformers>=5.5.1"), ("0.33.0", "transformers>=5.5.1"),
+    # 0.19.0 still pins transformers < 5 (issue 14): the override stays; 0.19.1 is the first without it.
+    ("0.19.0", "transformers==5.0.0rc0"), ("0.19.1", "transformers>=5.5.1"),
+    ("0.21.0-cu129", "transformers>=5.5.1"), ("0.33.0", "transformers>=5.5.1"),
 ])
 def test_transformers_requirement_per_vllm_range(version: str, requirement: str) -> None:
     assert transformers_requirement(version) == requirement

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from components.health.resource import HealthCheckArgs, HealthSpec
+from components.providers.image_facts import ImageFactsArgs, ImageFactsSpec
 from components.providers.pod import POD_TYPE, PodArgs
 from components.providers.pod_inputs import PodSpec
 from tests.conftest import ROOT
@@ -68,14 +69,16 @@ def test_the_commands_import_neither_pulumi_nor_requests_they_do_not_use(command
 
 def test_provider_modules_and_the_probe_import_without_side_effects() -> None:
     done = python("-c", "import components.providers.pod, components.health.resource, components.health.probing, "
-                        "components.pod, components.health; print('imported')")
+                        "components.pod, components.health, components.providers.image_facts, components.registry; "
+                        "print('imported')")
     assert (done.returncode, done.stdout, done.stderr) == (0, "imported\n", "")
 
 
 # ---- each resource's inputs declared once ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("args", "spec"), [(PodArgs, PodSpec), (HealthCheckArgs, HealthSpec)])
+@pytest.mark.parametrize(("args", "spec"), [(PodArgs, PodSpec), (HealthCheckArgs, HealthSpec),
+                                            (ImageFactsArgs, ImageFactsSpec)])
 def test_program_args_name_exactly_the_declared_inputs(args: type, spec: type) -> None:
     assert [f.name for f in fields(args)] == [f.name for f in fields(spec)]
 

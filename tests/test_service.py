@@ -18,6 +18,7 @@ POD = "pulumi-python:dynamic/runpod:Pod"
 HEALTH = "pulumi-python:dynamic/vllm:HealthCheck"
 COMMAND = "command:local:Command"
 PASSWORD = "random:index/randomPassword:RandomPassword"
+FACTS = "pulumi-python:dynamic/registry:ImageFacts"
 DIGEST = "sha256:" + "ab" * 32
 REPO = "ghcr.io/acme/autoglm-vllm"
 DEV = {"imageRepository": REPO}
@@ -29,6 +30,10 @@ def fake_outputs(mocks: RecordingMocks) -> None:
     metadata = json.dumps({"containerimage.digest": DIGEST})
     mocks.hooks[COMMAND] = lambda args: {"stdout": f"build log\n--- buildx metadata ---\n{metadata}"}
     mocks.hooks[PASSWORD] = lambda args: {"result": GENERATED_KEY}
+    # An image that declares what the table expects (tests/test_image_facts.py covers a disagreement).
+    mocks.hooks[FACTS] = lambda args: {
+        "cuda_floor": args.inputs["table_cuda_floor"], "min_driver": "575.51.03", "anonymous_pull": True,
+        "require_cuda": f"cuda>={args.inputs['table_cuda_floor']}", "cuda_version": "12.9.1"}
     mocks.hooks[POD] = lambda args: {
         "pod_id": "pod123", "status": "RUNNING" if args.inputs.get("running", True) else "EXITED",
         "gpu_type_id": args.inputs["gpu_type_ids"][0], "cuda_version": "12.9", "cost_per_hr": 0.86,
@@ -282,3 +287,26 @@ def test_stopped_pod_skips_the_health_check_and_offers_no_verified_image() -> pu
         assert base_url == "https://pod123-8000.proxy.runpod.net/v1", "the URL stays known while stopped"
 
     return resolved(exports, "pod_status", "health", "verified_image_ref", "base_url").apply(check)
+
+
+@pulumi.runtime.test
+def test_the_pod_asks_for_the_floor_the_image_declares_not_the_tables() -> pulumi.Output[Any]:
+    mocks = configure_mocks("dev", committed_stack_config("dev") | DEV | {"registryAuthId": "cred_01"})
+    fake_outputs(mocks)
+    mocks.hooks[FACTS] = lambda args: {"cuda_floor": "13.0", "min_driver": "580.65.06", "anonymous_pull": False,
+                                       "require_cuda": "cuda>=13.0", "cuda_version": "13.0.2"}
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    exports = stack_exports()
+
+    def check(values: list[Any]) -> None:
+        image_ref, image_cuda, plan = values
+        facts = only(mocks, FACTS).inputs
+        assert facts["image"] == image_ref == f"{REPO}@{DIGEST}"
+        assert (facts["table_cuda_floor"], facts["vllm_version"], facts["registry_auth_id"]) == ("12.9", "0.12.0",
+                                                                                                 "cred_01")
+        assert only(mocks, POD).inputs["min_cuda_version"] == "13.0", "the image's own gate wins"
+        assert plan["cuda_floor"] == "12.9", "the plan (known at preview) keeps the table's floor"
+        assert image_cuda == {"cuda_floor": "13.0", "min_driver": "580.65.06", "require_cuda": "cuda>=13.0",
+                              "cuda_version": "13.0.2", "anonymous_pull": False}
+
+    return resolved(exports, "image_ref", "image_cuda", "plan").apply(check)

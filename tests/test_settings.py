@@ -304,3 +304,21 @@ def test_preflight_refuses_an_incompatible_plan_naming_settings_and_fixes() -> N
     assert "NVIDIA L40S" in message  # a card that fits is named
     assert "autoglm-runpod:containerDiskGb: 20 GB cannot hold" in message
     preflight(parse())  # the defaults are a working plan
+
+
+def test_a_tag_the_release_lacks_is_refused_at_preview_with_the_tags_it_has() -> None:
+    with pytest.raises(PlanError) as e:
+        preflight(parse(vllmVersion="0.33.0-cu129"))
+    message = str(e.value)
+    assert "autoglm-runpod:vllmVersion: vllm/vllm-openai:v0.33.0-cu129 is not published" in message
+    assert "set vllmVersion to one of 0.33.0, 0.33.0-efa, 0.33.0-x86_64-zstd" in message
+
+
+def test_a_version_the_table_lacks_passes_preview_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING")
+    preflight(parse(vllmVersion="0.34.0"))
+    warned = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("autoglm-runpod:vllmVersion = '0.34.0': vLLM 0.34.0 is newer than") and
+               "NVIDIA_REQUIRE_CUDA" in m for m in warned), warned
+    preflight(parse(vllmVersion="0.33.0"))
+    assert len(caplog.records) == len(warned), "a known release warns nothing"

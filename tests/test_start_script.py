@@ -231,6 +231,8 @@ def test_too_old_driver_stops_at_once_naming_both_versions_and_the_fix(script: S
     assert f"supports CUDA {host}" in run.stderr
     assert f"needs CUDA >= {floor}" in run.stderr
     assert f"Fix: run on a host whose driver supports CUDA >= {floor}" in run.stderr
+    # Forward compatibility is opt-in from vLLM 0.17: the hint must name both switches.
+    assert "SKIP_CUDA_CHECK=1" in run.stderr and "VLLM_ENABLE_CUDA_COMPATIBILITY=1" in run.stderr
 
 
 def test_skip_cuda_check_starts_an_old_driver_with_a_warning(script: StartScript) -> None:

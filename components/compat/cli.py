@@ -1,4 +1,5 @@
-"""`python -m components.compat`: the compatibility verdict for a vLLM version, GPU types and a model.
+"""`python -m components.compat`: the compatibility verdict for a vLLM version, GPU types and a model; or, for a
+vLLM version alone, what its images are (tags, CUDA floor, driver, architectures, transformers, GPU types).
 
 Exit 0 when the plan can work, 1 when it cannot, 2 on bad usage. Each flag takes exactly what its stack setting
 takes (`components.setting_rules`), so "OK" here is never refused by `pulumi preview`.
@@ -49,8 +50,9 @@ def _bounds(key: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m components.compat",
                                 description="Can this vLLM image serve this model on these RunPod GPU types?")
-    p.add_argument("--vllm", default=DEFAULTS["vllmVersion"], type=_as("vllmVersion"),
-                   help="vllm/vllm-openai version, with or without its v (default %(default)s)")
+    p.add_argument("--vllm", type=_as("vllmVersion"),
+                   help=f"vllm/vllm-openai version or tag such as 0.21.0-cu129, with or without its v (default "
+                        f"{DEFAULTS['vllmVersion']}); without --gpu, explains that release's images")
     p.add_argument("--gpu", action="append", default=[], metavar="GPU",
                    help="RunPod GPU type id or alias, e.g. L40S; repeat for several, in order of preference")
     p.add_argument("--gpu-count", type=_as("gpuCount"), default=DEFAULTS["gpuCount"], metavar="N",
@@ -62,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"vLLM's context length in tokens, {_bounds('maxModelLen')}; it sets the VRAM needed "
                         "(default %(default)s)")
     p.add_argument("--list", action="store_true", help="list the known GPU types and exit")
+    p.add_argument("--releases", action="store_true", help="list every vLLM release the table knows, with its tags")
     return p
 
 
@@ -69,6 +72,40 @@ def _print_gpu_list(out: TextIO) -> None:
     out.write(f"{'RunPod GPU type id':46} {'VRAM':>5}  {'CC':>4}  aliases\n")
     for g in compat.GPU_TYPES:
         out.write(f"{g.id:46} {g.vram_gb:>3}GB  {g.compute_capability:>4}  {', '.join(g.aliases)}\n")
+
+
+def _print_releases(out: TextIO) -> None:
+    for release in compat.RELEASES:
+        tags = ", ".join(f"{t.tag} (CUDA {t.floor.cuda})" for t in compat.published_tags(release))
+        out.write(f"{release:8} {tags}\n")
+
+
+def _explain(args: argparse.Namespace, out: TextIO) -> int:
+    """A release's images: its tags with floor and driver, architectures, transformers, the GPU types that fit."""
+    version, _ = compat.split_tag(args.vllm)
+    assumed = "" if compat.is_known(version) else " (not in the table: assumed, and read from the image at up)"
+    out.write(f"vLLM {version}: vllm/vllm-openai tags{assumed}\n")
+    out.write(f"  {'tag':26} {'CUDA':8} {'host CUDA ≥':12} {'driver ≥':10} Ubuntu\n")
+    for t in compat.published_tags(version):
+        out.write(f"  {t.tag:26} {t.family.cuda:8} {t.floor.cuda:12} {t.floor.min_driver:10} {t.family.ubuntu:6} "
+                  f"{t.family.about}".rstrip() + "\n")
+    out.write(f"GPU architectures (compute capability): {' '.join(compat.architectures(version))}\n")
+    pin = compat.transformers_pin(version)
+    if pin is not None:
+        carried = "already carries transformers 5: the build adds nothing" if compat.ships_transformers_5(version) \
+            else "has transformers 4: the build installs transformers 5 over it, as Open-AutoGLM prescribes"
+        out.write(f"transformers: vLLM {version} requires transformers{pin}; its image {carried}.\n")
+    spec = compat.model_spec(args.model)
+    candidates = compat.gpu_types_that_fit(spec, args.max_model_len, args.gpu_count) if spec else compat.GPU_TYPES
+    fit = [g.id for g in candidates if compat.runs_on(version, g.compute_capability)]
+    what = f"{args.model} at {args.max_model_len} tokens" if spec else "this image (model not checked)"
+    out.write(f"GPU types that fit {what} on {args.gpu_count} GPU(s): {', '.join(fit) or 'none'}\n")
+    problems = [p for p in compat.check_plan(args.vllm, fit, args.gpu_count, args.model, args.max_model_len)
+                if fit or p.setting != "gpuTypes"]
+    if not fit:
+        problems.append(compat.Problem("gpuTypes", f"no GPU type this stack knows fits {what} with vLLM {version}.",
+                                       "raise --gpu-count, lower --max-model-len or choose another vLLM version."))
+    return _report(problems, out, ok="")
 
 
 def _verdict(args: argparse.Namespace, out: TextIO) -> int:
@@ -86,13 +123,17 @@ def _verdict(args: argparse.Namespace, out: TextIO) -> int:
                      f"vLLM may use {compat.vram_budget_gib(gpu, args.gpu_count):.1f} GiB")
         out.write(line + "\n")
     problems = compat.check_plan(args.vllm, args.gpu, args.gpu_count, args.model, args.max_model_len)
-    if problems:
-        out.write("CANNOT WORK:\n")
-        for p in problems:
-            out.write(f"  - {p.setting}: {p.message}\n    fix: {p.fix}\n")
-        return 1
-    out.write("OK: this combination can work.\n")
-    return 0
+    return _report(problems, out, ok="OK: this combination can work.\n")
+
+
+def _report(problems: list[compat.Problem], out: TextIO, ok: str) -> int:
+    if not problems:
+        out.write(ok)
+        return 0
+    out.write("CANNOT WORK:\n")
+    for p in problems:
+        out.write(f"  - {p.setting}: {p.message}\n    fix: {p.fix}\n")
+    return 1
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
@@ -101,12 +142,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse exits 2 on bad usage, 0 on --help
         return int(e.code or 0)
-    if args.list:
-        _print_gpu_list(out)
+    if args.list or args.releases:
+        (_print_gpu_list if args.list else _print_releases)(out)
         return 0
-    if not args.gpu:
+    explain = args.vllm is not None and not args.gpu
+    args.vllm = args.vllm or DEFAULTS["vllmVersion"]
+    if not args.gpu and not explain:
         parser.print_usage(sys.stderr)
-        sys.stderr.write("error: give at least one --gpu (see --list)\n")
+        sys.stderr.write("error: give at least one --gpu (see --list), or --vllm alone to explain a release\n")
         return 2
     for name in args.gpu:
         try:
@@ -114,4 +157,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         except compat.UnknownGpuType as e:
             sys.stderr.write(f"error: --gpu: {e}\n")
             return 2
-    return _verdict(args, out)
+    if note := compat.version_note(args.vllm):
+        out.write(f"note: {note}\n")
+    return _explain(args, out) if explain else _verdict(args, out)

@@ -16,7 +16,8 @@ from components.compat.models import (
     vram_budget_gib,
     vram_needed_gib,
 )
-from components.compat.versions import cuda_floor, parse_version
+from components.compat.releases import architecture_fix, cuda_floor, runs_on, split_tag, tag_problem
+from components.compat.versions import parse_version
 
 __all__ = ["Problem", "check_plan", "network_volume_problem"]
 
@@ -43,10 +44,12 @@ def check_plan(vllm_version: str, gpu_types: Sequence[str], gpu_count: int, mode
     """
     problems: list[Problem] = []
     try:
-        parse_version(vllm_version)
+        split_tag(vllm_version)
     except ValueError:
         return [Problem("vllmVersion", f"{vllm_version!r} is not a vLLM version.",
                         "use a released vllm/vllm-openai tag such as 0.12.0.")]
+    if missing := tag_problem(vllm_version):
+        problems.append(Problem("vllmVersion", *missing))
     gpus: list[GpuType] = []
     for name in gpu_types:
         try:
@@ -108,20 +111,10 @@ def _disk_problems(spec: ModelSpec, container_disk_gb: int, has_network_volume: 
                     "network volume (networkVolumeId).")]
 
 
-# Architectures vLLM's images are compiled for: sm_100 and sm_120 (Blackwell) appear in the arch list
-# from 0.9.2 on (torch_cuda_arch_list in docker/Dockerfile).
-_MIN_VLLM_FOR_CC: dict[str, str] = {"10.0": "0.9.2", "12.0": "0.9.2"}
-
-
 def _architecture_problems(vllm_version: str, gpus: Sequence[GpuType]) -> list[Problem]:
-    problems = []
-    for gpu in gpus:
-        needed = _MIN_VLLM_FOR_CC.get(gpu.compute_capability)
-        if needed and parse_version(vllm_version) < parse_version(needed):
-            problems.append(Problem(
-                "vllmVersion", f"vLLM {vllm_version} images have no kernels for {gpu.id} "
-                f"(compute capability {gpu.compute_capability}).", f"use vLLM {needed} or newer, or another GPU."))
-    return problems
+    return [Problem("vllmVersion", f"vLLM {vllm_version} images have no kernels for {gpu.id} (compute "
+                    f"capability {gpu.compute_capability}).", architecture_fix(vllm_version, gpu.compute_capability))
+            for gpu in gpus if not runs_on(vllm_version, gpu.compute_capability)]
 
 
 def network_volume_problem(cloud: str) -> str | None:

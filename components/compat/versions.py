@@ -1,7 +1,7 @@
-"""vLLM image → the CUDA its host driver must run, and how CUDA versions compare (once, for the whole stack).
+"""Version numbers and CUDA: how versions parse and compare, and which Linux driver each CUDA needs (once, for
+the whole stack). What each vLLM release's images demand is in `releases`.
 
-Sources: ../shared/research/vllm_autoglm.md §2.1 (tag → CUDA), §2.2 (CUDA → driver); the README's
-compatibility section repeats them for users.
+Source: ../shared/research/vllm-releases.md §2 (NVIDIA's minimum Linux driver per CUDA toolkit).
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["CudaFloor", "Version", "cuda_at_least", "cuda_floor", "parse_version"]
+__all__ = ["MIN_DRIVERS", "CudaFloor", "Version", "cuda_at_least", "cuda_floor_of", "major_minor", "min_driver",
+           "parse_version"]
 
 Version = tuple[int, int, int]
 
@@ -24,41 +25,40 @@ def parse_version(text: str) -> Version:
     return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
 
 
+def major_minor(text: str) -> str:
+    """`12.9.1` or `13` → `12.9` / `13.0`: CUDA as RunPod's gpu.minCudaVersion takes it."""
+    major, minor, _ = parse_version(text if "." in text else f"{text}.0")
+    return f"{major}.{minor}"
+
+
 def cuda_at_least(host_cuda: str, floor: str) -> bool:
     """Numeric major.minor comparison, as RunPod does it (12.11 > 12.2)."""
     return parse_version(host_cuda)[:2] >= parse_version(floor)[:2]
 
 
+# The lowest Linux driver that runs each CUDA (NVIDIA's toolkit release notes). 13.3's installer bundles
+# 610.43.02, which is not a stated minimum, so it is left out: unknown rather than guessed.
+MIN_DRIVERS: dict[str, str] = {
+    "12.4": "550.54.14", "12.8": "570.26", "12.9": "575.51.03", "13.0": "580.65.06", "13.1": "590.44.01",
+    "13.2": "595.45.04",
+}
+
+
+def min_driver(cuda: str) -> str | None:
+    """The lowest Linux driver for `cuda` (major.minor or longer); None when not known."""
+    return MIN_DRIVERS.get(major_minor(cuda))
+
+
 @dataclass(frozen=True)
 class CudaFloor:
-    """The CUDA version a `vllm/vllm-openai` image demands of the host driver (its `cuda>=X` gate)."""
+    """The CUDA version an image demands of the host driver (its `cuda>=X` gate)."""
 
     cuda: str  # major.minor, as RunPod's gpu.minCudaVersion takes it
-    min_driver: str  # the lowest Linux driver whose CUDA is at least `cuda` (NVIDIA toolkit release notes)
-    base_image_cuda: str  # the nvidia/cuda tag the vLLM image is built on
+    min_driver: str  # the lowest Linux driver whose CUDA is at least `cuda` ("unknown" when not known)
+    base_image_cuda: str  # the nvidia/cuda version the image is built on
 
 
-# (first vLLM version of the range, floor). Change points read from each release's docker/Dockerfile.
-_CUDA_FLOORS: tuple[tuple[Version, CudaFloor], ...] = (
-    ((0, 0, 0), CudaFloor("12.4", "550.54.14", "12.4.1")),
-    ((0, 9, 0), CudaFloor("12.8", "570.26", "12.8.1")),
-    ((0, 11, 1), CudaFloor("12.9", "575.51.03", "12.9.1")),
-    ((0, 20, 0), CudaFloor("13.0", "580.65.06", "13.0.2")),
-)
-
-
-def cuda_floor(vllm_version: str) -> CudaFloor:
-    """CUDA floor of the `vllm/vllm-openai:v{vllm_version}` image.
-
-    Versions before 0.4.3 were CUDA 12.1 images; they are far below what any model here needs, so they share
-    the 12.4 floor rather than a row of their own. A `-cu129` tag suffix picks the CUDA 12.9 variant that
-    vLLM publishes beside the CUDA 13 default from 0.20 on.
-    """
-    v = parse_version(vllm_version)
-    if vllm_version.strip().endswith("-cu129"):
-        return _CUDA_FLOORS[2][1]
-    floor = _CUDA_FLOORS[0][1]
-    for first, candidate in _CUDA_FLOORS:
-        if v >= first:
-            floor = candidate
-    return floor
+def cuda_floor_of(base_image_cuda: str) -> CudaFloor:
+    """The floor of an image built on nvidia/cuda `base_image_cuda` (e.g. 12.9.1 → cuda>=12.9)."""
+    cuda = major_minor(base_image_cuda)
+    return CudaFloor(cuda, min_driver(cuda) or "unknown", base_image_cuda)

@@ -16,16 +16,12 @@ import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import MaxRetryError, ResponseError
-from urllib3.response import BaseHTTPResponse
-from urllib3.util.retry import Retry
 
+from components.http_retry import BoundedRetry, retry_after_seconds
 from components.runpod.credentials import DEFAULT_API_URL, ENV_SOURCES, KeySources, check_api_key, check_api_url, scrub
 from components.runpod.errors import BY_STATUS, MissingApiKey, RunPodError, ServerError, TransportError
 
@@ -37,31 +33,8 @@ READ_TIMEOUT_S = 30.0
 CREATE_READ_TIMEOUT_S = 60.0
 RETRIES = 4
 BACKOFF_FACTOR_S = 0.5
-# A Retry-After longer than this (an hour or day window) is reported, not slept through.
-MAX_RETRY_AFTER_S = 60.0
 USER_AGENT = "autoglm-runpod/0.2 (+pulumi dynamic provider)"
 _TAGS = re.compile(r"<[^>]+>")
-
-
-class _RunPodRetry(Retry):
-    """urllib3 Retry that gives up, instead of sleeping, when Retry-After names a long window (hour, day):
-    the caller then gets `RateLimited` with the wait, rather than a command that hangs for an hour."""
-
-    def increment(self, method: str | None = None, url: str | None = None,
-                  response: BaseHTTPResponse | None = None, error: Exception | None = None,
-                  _pool: ConnectionPool | None = None, _stacktrace: TracebackType | None = None) -> Self:
-        wait = _seconds(response.headers.get("Retry-After")) if response is not None else None
-        if wait is not None and wait > MAX_RETRY_AFTER_S and _pool is not None:
-            raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After {wait:g} s is too long to wait"))
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-
-def _seconds(value: str | None) -> float | None:
-    """Retry-After as seconds (v2 sends integer seconds); None when absent or not a number."""
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -119,7 +92,7 @@ class Transport:
     def session(self, idempotent: bool) -> requests.Session:
         if not self.api_key:
             raise MissingApiKey(f"no RunPod API key: {self.sources.missing}")
-        retry = _RunPodRetry(
+        retry = BoundedRetry(
             total=self.retries, connect=self.retries,
             # Once a create was sent, a dropped answer may hide what it made: never re-send it.
             read=self.retries if idempotent else 0,
@@ -147,7 +120,7 @@ class Transport:
         message = f"RunPod {method} {path}: {status} {title}: {detail}"
         if errors:
             message += " (" + "; ".join(errors) + ")"
-        retry_after = _seconds(response.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if status == 429 and retry_after is not None:
             message += f"; retry after {retry_after:g} s"
         raise cls(self.scrub(message), status=status, detail=self.scrub(detail),
