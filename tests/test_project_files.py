@@ -66,6 +66,6 @@ def test_every_example_image_repository_is_one_the_setting_accepts() -> None:
     files = [ROOT / "README.md", ROOT / "Pulumi.yaml", ROOT / "Pulumi.dev.yaml",
              *sorted((ROOT / "components").rglob("*.py"))]
     examples = {(path.name, found) for path in files for found in EXAMPLE_REPOSITORY.findall(path.read_text())}
-    assert {name for name, _ in examples} >= {"README.md", "Pulumi.yaml", "Pulumi.dev.yaml", "settings.py"}
+    assert {name for name, _ in examples} >= {"README.md", "Pulumi.yaml", "Pulumi.dev.yaml", "parse.py"}
     assert [(name, found, validate_image_repository(found)) for name, found in examples
             if validate_image_repository(found)] == []

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from components import compat
+from components.image_ref import validate_image_reference, validate_image_repository
 from components.settings import (
     DEFAULTS,
     KEYS,
@@ -16,8 +17,6 @@ from components.settings import (
     SettingsError,
     parse_settings,
     preflight,
-    validate_image_reference,
-    validate_image_repository,
 )
 
 BASE = {"gpuTypes": '["NVIDIA L40S"]', "imageRepository": "ghcr.io/acme/autoglm-vllm"}

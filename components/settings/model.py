@@ -1,0 +1,60 @@
+"""The typed, immutable settings one stack deploys with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+
+from components import compat
+
+__all__ = ["Cloud", "Secrets", "Settings"]
+
+Cloud = Literal["SECURE", "COMMUNITY"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    gpu_types: tuple[str, ...]  # RunPod GPU type ids, aliases resolved, in order of preference
+    gpu_count: int
+    cloud: Cloud
+    vllm_version: str
+    model: str
+    served_model_name: str
+    max_model_len: int
+    container_disk_gb: int
+    network_volume_id: str | None
+    image_repository: str | None
+    image: str | None
+    registry_auth_id: str | None
+    health_timeout_minutes: int
+    max_cost_per_hour: float | None
+    promote_from: str | None
+    runpod_api_url: str
+    public_endpoint: bool
+    running: bool
+
+    @property
+    def cuda_floor(self) -> compat.CudaFloor:
+        """The release table's floor (what preview shows); `up` reads the image's own (ImageFacts)."""
+        return compat.cuda_floor(self.vllm_version)
+
+    @property
+    def base_image(self) -> str:
+        return f"vllm/vllm-openai:v{self.vllm_version}"
+
+    @property
+    def image_source(self) -> Literal["build", "given", "promoted"]:
+        if self.promote_from:
+            return "promoted"
+        return "given" if self.image else "build"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret settings as secret Outputs (None when unset). The RunPod key is read by the providers themselves."""
+
+    hf_token: pulumi.Output[str] | None
+    vllm_api_key: pulumi.Output[str] | None
