@@ -1,93 +1,33 @@
 """A simulated `pulumi up` / `pulumi destroy` of the whole stack, end to end, against loopback fakes.
 
 `__main__.py` runs under Pulumi mocks; the pod and the health check go through the SDK's real provider host to
-the RunPod and vLLM fakes (tests/engine.py). The fake RunPod lists a 12.8-driver host first for every GPU type,
-and the built image demands CUDA 12.9 there: only the pod's CUDA floor keeps it off the old host. The fake vLLM
-stands in for the pod's proxy URL and enforces the key the fake RunPod received in the pod's environment.
+the RunPod and vLLM fakes (tests/engine.py, which follows the engine's order: preview before up, a fresh host
+per command), in the world of tests/stack_world.py.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import pulumi
 import pytest
 
 from tests.engine import SimulatedStack
-from tests.fakes.runpod_v2 import FakeRunPod, Timings
-from tests.fakes.vllm import FakeVllm
-from tests.provider_host import Host, provider_host
-
-POD = "pulumi-python:dynamic/runpod:Pod"
-HEALTH = "pulumi-python:dynamic/vllm:HealthCheck"
-COMMAND = "command:local:Command"
-PASSWORD = "random:index/randomPassword:RandomPassword"
-REPO = "ghcr.io/acme/autoglm-vllm"
-DIGEST = "sha256:" + "5e" * 32
-DEV = {"gpuTypes": ["NVIDIA L40S"], "imageRepository": REPO, "healthTimeoutMinutes": "1"}
-PROD = {"gpuTypes": ["NVIDIA H100 PCIe"], "promoteFrom": "dev", "healthTimeoutMinutes": "1"}
-
-
-@dataclass
-class World:
-    runpod: FakeRunPod
-    vllm: FakeVllm
-    host: Host
-    other_stacks: dict[str, dict[str, Any]]
-
-    def stack(self, name: str, config: dict[str, Any]) -> SimulatedStack:
-        stack = SimulatedStack(name, self.host, dict(config), rewrite_inputs=self.route_to_vllm,
-                               other_stacks=self.other_stacks)
-        metadata = json.dumps({"containerimage.digest": DIGEST})
-        stack.hooks[COMMAND] = lambda args: {"stdout": f"#1 building\n--- buildx metadata ---\n{metadata}"}
-        stack.hooks[PASSWORD] = lambda args: {"result": f"generated-{name}-key-{'x' * 30}"}
-        return stack
-
-    def route_to_vllm(self, typ: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        """What DNS and the RunPod proxy do: the pod's URL reaches its server, which knows the pod's key."""
-        pod_id = inputs.get("triggers", [None])[0]
-        if typ != HEALTH or pod_id not in self.runpod.pods:  # preview: the pod id is not known yet
-            return inputs
-        pod = self.runpod.pods[pod_id]
-        self.vllm.behaviour.api_key = pod.env.get("VLLM_API_KEY")
-        return {**inputs, "base_url": self.vllm.v1_url}
+from tests.stack_world import COMMAND, DEV, DIGEST, HEALTH, POD, PROD, REPO, World, ops, running_world
 
 
 @pytest.fixture
 def world() -> Iterator[World]:
-    image_cuda = {f"{REPO}@{DIGEST}": "12.9"}
-    env = {"AUTOGLM_HEALTH_POLL_S": "0.05", "RUNPOD_POLL_INTERVAL_S": "0.02"}
-    with FakeRunPod(image_cuda=image_cuda, timings=Timings(0.05, 0.1)) as runpod, \
-            FakeVllm(load_delay_s=0.3) as vllm, \
-            provider_host(None, POD, env={**env, "RUNPOD_API_URL": runpod.base_url,
-                                          "RUNPOD_API_KEY": runpod.api_key}) as host:
-        yield World(runpod, vllm, host, {})
+    with running_world() as world:
+        yield world
 
 
 def up(stack: SimulatedStack) -> dict[str, Any]:
-    outputs: dict[str, Any] = {}
-
-    @pulumi.runtime.test
-    def run() -> pulumi.Output[Any]:
-        return stack.up().apply(outputs.update)
-
-    run()
-    return outputs
+    return stack.up()
 
 
 def preview(stack: SimulatedStack) -> None:
-    @pulumi.runtime.test
-    def run() -> pulumi.Output[Any]:
-        return stack.preview()
-
-    run()
-
-
-def ops(stack: SimulatedStack, typ: str) -> list[str]:
-    return [s.op for s in stack.steps if s.typ == typ]
+    stack.preview()
 
 
 def test_dev_up_then_destroy(world: World) -> None:
@@ -201,6 +141,7 @@ def test_preview_checks_inputs_and_calls_no_api(world: World) -> None:
 
 
 def test_preview_of_prod_before_dev_verified_anything_fails_with_the_fix(world: World) -> None:
+    world.stack("dev", DEV)  # `pulumi stack init dev`: the stack exists, nothing deployed
     prod = world.stack("prod", PROD)
     with pytest.raises(Exception, match=r"has no verified image.*Run `pulumi up` on it"):
         preview(prod)
