@@ -1,6 +1,7 @@
 """A simulated Pulumi CLI for tests: `preview`, `up` (with `--replace`), `refresh` and `destroy` of one stack.
 
-The CLI cannot run here, so this stands in for the engine, following its source (pulumi/pulumi):
+The CLI cannot run here, so this stands in for the engine, following its source (pulumi/pulumi, read at commit
+1b5949891b3c):
 
 - pkg/resource/deploy/step_generator.go: which steps a registration makes (Check, then Diff for a resource in
   state; create, update, same or replace; create-before-delete unless `deleteBeforeReplace`; `--replace` skips
@@ -14,9 +15,11 @@ The CLI cannot run here, so this stands in for the engine, following its source 
 - pkg/resource/plugin/provider_plugin.go: what each call sends (secrets stripped, since the Python host does not
   accept them; unknowns only during a preview; no Create or Update during a preview, whose outputs are the
   inputs) and how replies are annotated;
-- pkg/resource/deploy/target.go and providers/registry.go: the dynamic provider is configured with the whole
-  stack config, keys namespaced (`autoglm-runpod:runpodApiKey`); its configuration is saved in state with each
-  `up`, and `refresh` and `destroy`, which do not run the program, configure it from that saved copy;
+- pkg/resource/deploy/target.go (`GetPackageConfig`), providers/registry.go (`Diff`, `Same`) and deployment.go
+  (`EnsureProvider`): the dynamic provider is configured with the whole stack config, keys namespaced
+  (`autoglm-runpod:runpodApiKey`); a config change updates the provider (never replaces its resources) and is
+  saved in state with each `up`; `refresh` and `destroy`, which do not run the program, configure it from the
+  copy in state;
 - sdk/python/lib/pulumi/dynamic/__main__.py of the pinned SDK (3.272.0): the host each dynamic resource goes
   through, over gRPC (tests/provider_host.py). Every command starts a fresh host for the stack, with the stack's
   environment; `up` first runs a preview in a host of its own, as the CLI does.
@@ -30,8 +33,8 @@ before it reads for real, and interrupted runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +44,7 @@ from tests.conftest import PROJECT, RecordingMocks, config_value
 from tests.engine_program import Backend, ProgramRun, main_program, qualified
 from tests.engine_state import Record, StackState, Step
 from tests.engine_steps import DYNAMIC_PREFIX, Deployment, Hook, Rewrite
-from tests.provider_host import Host, provider_host
+from tests.provider_host import Host, provider_host, started_in_background
 
 __all__ = ["Backend", "Record", "SimulatedStack", "Step"]
 
@@ -74,24 +77,36 @@ class SimulatedStack:
 
     def preview(self, replace: Iterable[str] = (), env: Mapping[str, str | None] | None = None) -> dict[str, Any]:
         """The stack outputs as far as they are known (unknown ones are None); changes nothing."""
-        return self._run(preview=True, replace=frozenset(replace), env=env).outputs
+        with self._host(self.stack_config(), env) as host:
+            return self._run(host, preview=True, replace=frozenset(replace)).outputs
 
     def up(self, replace: Iterable[str] = (), env: Mapping[str, str | None] | None = None) -> dict[str, Any]:
         """Preview, then update; returns the stack outputs. Raises what failed; state keeps what was done."""
-        targets = frozenset(replace)
-        self.preview(targets, env)
-        self.preview_steps = self.steps
-        run = self._run(preview=False, replace=targets, env=env)
+        targets, config = frozenset(replace), self.stack_config()
+        # Each engine run gets its own host; the update's starts now, so that it is up when the preview is done.
+        with self._host(config, env) as preview_host, self._host(config, env) as update_host:
+            self._run(preview_host, preview=True, replace=targets)
+            self.preview_steps = self.steps
+
+            def registered() -> Host:  # the default provider's new config is saved when it is registered
+                self.provider_config = config
+                return update_host()
+
+            run = self._run(registered, preview=False, replace=targets)
         self.outputs, self.secret_outputs = run.outputs, run.secret_outputs
         self.backend.publish(qualified(self.name), run.outputs, run.secret_outputs)
         return run.outputs
 
     def refresh(self, env: Mapping[str, str | None] | None = None) -> None:
-        with self._deployment(env) as deployment:
+        with self._host(self._saved_config(), env) as host:
+            deployment = Deployment(self.snapshot, host)
+            self.steps = deployment.steps
             deployment.refresh()
 
     def destroy(self, env: Mapping[str, str | None] | None = None) -> None:
-        with self._deployment(env) as deployment:
+        with self._host(self._saved_config(), env) as host:
+            deployment = Deployment(self.snapshot, host)
+            self.steps = deployment.steps
             deployment.destroy()
         self.outputs, self.secret_outputs = {}, set()
         self.backend.publish(qualified(self.name), {}, set())
@@ -118,43 +133,30 @@ class SimulatedStack:
 
     # ---- machinery ----------------------------------------------------------------------------------------
 
-    def _run(self, *, preview: bool, replace: frozenset[str], env: Mapping[str, str | None] | None) -> ProgramRun:
-        with ExitStack() as hosts:
-            config = self.stack_config()
+    def _run(self, host: Callable[[], Host], *, preview: bool, replace: frozenset[str]) -> ProgramRun:
+        deployment = Deployment(self.snapshot, host, preview=preview, replace=replace, hooks=self.hooks,
+                                rewrite=self.rewrite_inputs)
+        self.steps = deployment.steps
+        run = ProgramRun.prepare(self.name, self.config, tuple(sorted(self.secret_keys)), preview=preview,
+                                 engine=deployment.register, backend=self.backend)
+        self.mocks = run.mocks
+        try:
+            run.execute(self.program)
+        except BaseException as program_error:
+            raise (deployment.failure or program_error) from None
+        if deployment.failure is not None:
+            raise deployment.failure
+        if not preview:
+            deployment.finish()
+        return run
 
-            def open_host() -> Host:
-                if not preview:  # the default provider's new config is saved when the provider is registered
-                    self.provider_config = config
-                return hosts.enter_context(self._host(config, env))
+    def _saved_config(self) -> dict[str, Any]:
+        """`refresh` and `destroy` do not run the program: the provider is configured as the last up left it."""
+        return self.provider_config if self.provider_config is not None else self.stack_config()
 
-            deployment = Deployment(self.snapshot, open_host, preview=preview, replace=replace, hooks=self.hooks,
-                                    rewrite=self.rewrite_inputs)
-            self.steps = deployment.steps
-            run = ProgramRun.prepare(self.name, self.config, tuple(sorted(self.secret_keys)), preview=preview,
-                                     engine=deployment.register, backend=self.backend)
-            self.mocks = run.mocks
-            try:
-                run.execute(self.program)
-            except BaseException as program_error:
-                raise (deployment.failure or program_error) from None
-            if deployment.failure is not None:
-                raise deployment.failure
-            if not preview:
-                deployment.finish()
-            return run
-
-    @contextmanager
-    def _deployment(self, env: Mapping[str, str | None] | None) -> Iterator[Deployment]:
-        """A command that does not run the program: the provider is configured as the last up left it."""
-        config = self.provider_config if self.provider_config is not None else self.stack_config()
-        with ExitStack() as hosts:
-            deployment = Deployment(self.snapshot, lambda: hosts.enter_context(self._host(config, env)))
-            self.steps = deployment.steps
-            yield deployment
-
-    @contextmanager
-    def _host(self, config: Mapping[str, Any], env: Mapping[str, str | None] | None) -> Iterator[Host]:
+    def _host(self, config: Mapping[str, Any], env: Mapping[str, str | None] | None,
+              ) -> AbstractContextManager[Callable[[], Host]]:
+        """A fresh provider host for one engine run, started in the background; calling the result waits for it."""
         merged = {**self.env, **(env or {})}
-        with provider_host(None, DYNAMIC_PREFIX, env={k: v for k, v in merged.items() if v is not None},
-                           config=config, stack=self.name) as host:
-            yield host
+        return started_in_background(provider_host(None, DYNAMIC_PREFIX, config=config, stack=self.name,
+                                                   env={k: v for k, v in merged.items() if v is not None}))

@@ -10,7 +10,9 @@ not know fails with the engine's `unknown stack "<name>"` (pkg/backend/backend.g
 from __future__ import annotations
 
 import asyncio
+import gc
 import runpy
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,13 +154,14 @@ class ProgramRun:
 
         try:
             run()
-        finally:
+        except BaseException:
             _settle()
+            raise
 
 
 def _settle() -> None:
-    """End what a failed run left pending (outputs waiting on a failed registration), so that it cannot fail
-    the next run on the same event loop, as a process ends with the language host's."""
+    """End what a failed run left pending (outputs waiting on a failed registration or read), so that it cannot
+    fail the next run on the same event loop, as a process ends with the language host's."""
     loop = _ensure_event_loop()
     leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
     for task in leftovers:
@@ -167,3 +170,6 @@ def _settle() -> None:
         loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
     SETTINGS.outputs.clear()
     SETTINGS.rpc_manager.clear()
+    with warnings.catch_warnings():  # the SDK's coroutines that the failure left unawaited
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gc.collect()

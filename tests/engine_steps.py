@@ -69,7 +69,7 @@ class Deployment:
     """The steps of one `preview`, `up`, `refresh` or `destroy` of one stack."""
 
     state: StackState
-    open_host: Callable[[], Host]  # the stack's provider host for this command, started on first use
+    host: Callable[[], Host]  # the stack's provider host for this engine run (waits until it is up)
     preview: bool = False
     replace: frozenset[str] = frozenset()  # URNs given to `--replace`
     hooks: Mapping[str, Hook] = field(default_factory=dict)
@@ -77,7 +77,6 @@ class Deployment:
     steps: list[Step] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     failure: BaseException | None = None
-    _host: Host | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # ---- registrations ----------------------------------------------------------------------------------
@@ -109,7 +108,7 @@ class Deployment:
         if old is None:
             return self._create(reg, checked, "create")
         diff = Diff(True, ("id",)) if targeted else self._diff(reg, old, checked)
-        if diff.replaces or old.pending_replacement:
+        if (diff.changes and diff.replaces) or old.pending_replacement:
             if not targeted:  # the engine recomputes defaults for the new resource
                 checked = self._check(reg, inputs, None)
             dbr = diff.delete_before_replace if reg.delete_before_replace is None else reg.delete_before_replace
@@ -247,11 +246,6 @@ class Deployment:
             raise
 
     # ---- helpers ----------------------------------------------------------------------------------------
-
-    def host(self) -> Host:
-        if self._host is None:
-            self._host = self.open_host()
-        return self._host
 
     def _step(self, op: str, reg: Registration, plan: str = "", failed: bool = False) -> None:
         self.steps.append(Step(op, reg.typ, reg.name, plan, failed))

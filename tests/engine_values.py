@@ -16,31 +16,26 @@ import pulumi
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-PROVIDER_KEY = "__provider"
-
 
 def engine_form(value: Any) -> Any:
     """A value from the SDK or a provider host, with every unknown as the `rpc.UNKNOWN` sentinel."""
-    if isinstance(value, pulumi.Output | Unknown):
-        return rpc.UNKNOWN
-    if rpc.is_rpc_secret(value):
-        return rpc.wrap_rpc_secret(engine_form(rpc.unwrap_rpc_secret(value)))
-    if isinstance(value, Mapping):
-        return {k: engine_form(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [engine_form(v) for v in value]
-    return value
+    return _rebuild(value, keep_secrets=True)
 
 
 def reveal(value: Any) -> Any:
     """What a provider that does not accept secrets is sent: every secret mark stripped."""
+    return _rebuild(value, keep_secrets=False)
+
+
+def _rebuild(value: Any, keep_secrets: bool) -> Any:
     if rpc.is_rpc_secret(value):
-        return reveal(rpc.unwrap_rpc_secret(value))
+        inner = _rebuild(rpc.unwrap_rpc_secret(value), keep_secrets)
+        return rpc.wrap_rpc_secret(inner) if keep_secrets else inner
     if isinstance(value, Mapping):
-        return {k: reveal(v) for k, v in value.items()}
+        return {k: _rebuild(v, keep_secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [reveal(v) for v in value]
-    return value
+        return [_rebuild(v, keep_secrets) for v in value]
+    return rpc.UNKNOWN if isinstance(value, pulumi.Output | Unknown) else value
 
 
 def is_secret(value: Any) -> bool:
@@ -54,16 +49,6 @@ def contains_secrets(value: Any) -> bool:
         return any(contains_secrets(v) for v in value.values())
     if isinstance(value, list | tuple):
         return any(contains_secrets(v) for v in value)
-    return False
-
-
-def contains_unknowns(value: Any) -> bool:
-    if value == rpc.UNKNOWN:
-        return True
-    if isinstance(value, Mapping):
-        return any(contains_unknowns(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(contains_unknowns(v) for v in value)
     return False
 
 
@@ -92,7 +77,3 @@ def mark_secret_outputs(outs: Mapping[str, Any], inputs: Mapping[str, Any],
         if not is_secret(value) and is_secret(inputs.get(key)):
             marked[key] = rpc.wrap_rpc_secret(value)
     return marked
-
-
-def without_provider(props: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in props.items() if k != PROVIDER_KEY}

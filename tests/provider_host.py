@@ -12,8 +12,9 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -161,6 +162,26 @@ def provider_host(provider: ResourceProvider | None, type_token: str, env: Mappi
         channel.close()  # after the host is gone: closing a channel to a live server waits ~0.2 s
         reader.join(timeout=5)
         proc.stdout.close()
+
+
+@contextmanager
+def started_in_background(host: AbstractContextManager[Host]) -> Iterator[Callable[[], Host]]:
+    """Start a host (`provider_host(...)`) in a thread now; the yielded function waits for it. Stopped on exit,
+    whether it was used or not."""
+    started: Future[Host] = Future()
+
+    def start() -> None:
+        try:
+            started.set_result(host.__enter__())
+        except BaseException as e:
+            started.set_exception(e)
+
+    threading.Thread(target=start, name="provider-host-start", daemon=True).start()
+    try:
+        yield started.result
+    finally:
+        if started.exception() is None:
+            host.__exit__(None, None, None)
 
 
 def _drain(stream: IO[bytes], sink: list[str]) -> None:

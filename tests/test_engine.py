@@ -94,15 +94,20 @@ def test_a_replacement_is_created_then_dependents_updated_then_the_old_one_delet
     assert set(ledger.live()) == {new_a, old["b"]} and dev.pending_deletes == []
 
 
-def test_a_failed_update_leaves_the_replaced_resource_in_state_until_an_up_succeeds(ledger: Ledger) -> None:
+def replace_a_while_failing(ledger: Ledger, method: str) -> tuple[SimulatedStack, dict[str, str]]:
+    """Deploy the pair, then change `a` (a replacement) while the provider's `method` fails: that up fails."""
     dev = stack(ledger, pair_program, {"a": "one"})
     dev.up()
     old = ids(dev)
-    ledger.fail("update")
+    ledger.fail(method)
     dev.config["a"] = "two"
-    with pytest.raises(Exception, match="injected update failure"):
+    with pytest.raises(Exception, match=f"injected {method} failure"):
         dev.up()
+    return dev, old
 
+
+def test_a_failed_update_leaves_the_replaced_resource_in_state_until_an_up_succeeds(ledger: Ledger) -> None:
+    dev, old = replace_a_while_failing(ledger, "update")
     new_a = dev.record(ENTRY, "a").id
     assert [r.id for r in dev.pending_deletes] == [old["a"]] and dev.pending_deletes[0].delete
     assert set(ledger.live()) == {old["a"], new_a, old["b"]}, "both stay: the old one was not deleted"
@@ -233,13 +238,7 @@ def test_a_failed_delete_keeps_the_resource_in_state(ledger: Ledger) -> None:
 
 
 def test_a_failed_delete_of_a_replaced_resource_is_retried_by_the_next_up(ledger: Ledger) -> None:
-    dev = stack(ledger, pair_program, {"a": "one"})
-    dev.up()
-    old = ids(dev)
-    ledger.fail("delete")
-    dev.config["a"] = "two"
-    with pytest.raises(Exception, match="injected delete failure"):
-        dev.up()
+    dev, old = replace_a_while_failing(ledger, "delete")
     assert [r.id for r in dev.pending_deletes] == [old["a"]] and old["a"] in ledger.live()
 
     ledger.fail()
@@ -320,7 +319,7 @@ def test_outputs_are_secret_like_their_inputs_and_as_additional_secret_outputs(l
     assert {k for k, v in outs.items() if is_secret(v)} == {"secret_in", "derived", "__provider"}
 
 
-@pytest.mark.filterwarnings("ignore:coroutine:RuntimeWarning")  # the SDK's awaits on the failed read
+@pytest.mark.filterwarnings("ignore:coroutine:RuntimeWarning")  # the SDK drops its awaits on a failed read
 def test_a_stack_reference_to_a_stack_that_does_not_exist_fails(ledger: Ledger) -> None:
     def program() -> None:
         pulumi.export("x", pulumi.StackReference("organization/autoglm-runpod/nowhere").get_output("x"))

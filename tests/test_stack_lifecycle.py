@@ -233,7 +233,7 @@ def test_up_replace_of_the_generated_key_rotates_it_on_the_same_pod(world: World
 
 # ---- promotion -----------------------------------------------------------------------------------------------
 
-@pytest.mark.filterwarnings("ignore:coroutine:RuntimeWarning")  # the SDK's awaits on the failed read
+@pytest.mark.filterwarnings("ignore:coroutine:RuntimeWarning")  # the SDK drops its awaits on a failed read
 def test_promotion_from_a_stack_that_does_not_exist_fails_at_preview(world: World) -> None:
     prod = world.stack("prod", {**PROD, "promoteFrom": "staging"})
     with pytest.raises(Exception, match='unknown stack "organization/autoglm-runpod/staging"'):
