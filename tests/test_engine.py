@@ -319,7 +319,6 @@ def test_outputs_are_secret_like_their_inputs_and_as_additional_secret_outputs(l
     assert {k for k, v in outs.items() if is_secret(v)} == {"secret_in", "derived", "__provider"}
 
 
-@pytest.mark.filterwarnings("ignore:coroutine:RuntimeWarning")  # the SDK drops its awaits on a failed read
 def test_a_stack_reference_to_a_stack_that_does_not_exist_fails(ledger: Ledger) -> None:
     def program() -> None:
         pulumi.export("x", pulumi.StackReference("organization/autoglm-runpod/nowhere").get_output("x"))

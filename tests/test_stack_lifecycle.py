@@ -58,6 +58,19 @@ def test_a_failed_replacement_keeps_the_old_pod_serving_and_the_new_one_in_state
     assert world.runpod.live_pods() == []
 
 
+def test_a_replacement_pod_that_fails_to_start_leaves_the_old_pod_alone(world: World) -> None:
+    dev = world.stack("dev", DEV)
+    old = dev.up()["pod_id"]
+    world.runpod.next_pods("error")  # the new pod's container dies
+    dev.config["containerDiskGb"] = "90"
+    with pytest.raises(Exception, match="turned ERROR"):
+        dev.up()
+    assert dev.record(POD, "autoglm-pod").id == old and dev.pending_deletes == []
+    assert [p.id for p in world.runpod.billing_pods()] == [old], "the failed pod was terminated, the old one serves"
+    assert ops(dev, POD) == ["replace"] and dev.steps[-1].failed
+    dev.destroy()
+
+
 def test_destroy_after_a_failed_replacement_ends_both_pods(world: World) -> None:
     dev = world.stack("dev", DEV)
     dev.up()
@@ -233,7 +246,6 @@ def test_up_replace_of_the_generated_key_rotates_it_on_the_same_pod(world: World
 
 # ---- promotion -----------------------------------------------------------------------------------------------
 
-@pytest.mark.filterwarnings("ignore:coroutine:RuntimeWarning")  # the SDK drops its awaits on a failed read
 def test_promotion_from_a_stack_that_does_not_exist_fails_at_preview(world: World) -> None:
     prod = world.stack("prod", {**PROD, "promoteFrom": "staging"})
     with pytest.raises(Exception, match='unknown stack "organization/autoglm-runpod/staging"'):
