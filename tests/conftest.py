@@ -48,16 +48,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 def configure_mocks(stack: str, config: dict[str, Any], secret_keys: tuple[str, ...] = (),
-                    preview: bool = False) -> RecordingMocks:
-    """Install fresh mocks and a whole config map (keys without the project prefix)."""
+                    preview: bool = False,
+                    monitor: Callable[[RecordingMocks], pulumi.runtime.mocks.MockMonitor] | None = None,
+                    ) -> RecordingMocks:
+    """Install fresh mocks and a whole config map (keys without the project prefix); `monitor` builds another
+    monitor around the mocks (the simulated engine's)."""
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview)
-    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": _config_value(v) for k, v in config.items()},
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview,
+                             monitor=monitor(mocks) if monitor else None)
+    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": config_value(v) for k, v in config.items()},
                                   [f"{PROJECT}:{k}" for k in secret_keys])
     return mocks
 
 
-def _config_value(value: Any) -> str:
+def config_value(value: Any) -> str:
     import json
 
     if isinstance(value, str):

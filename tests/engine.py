@@ -1,204 +1,169 @@
-"""A simulated `pulumi up` / `pulumi preview` / `pulumi destroy`, for tests: the CLI cannot run here.
+"""A simulated Pulumi CLI for tests: `preview`, `up` (with `--replace`), `refresh` and `destroy` of one stack.
 
-The program (`__main__.py`) runs under Pulumi mocks, as the language host would run it. Each dynamic resource it
-registers goes, as the engine would send it, through the SDK's real dynamic-provider host (`python -m
-pulumi.dynamic`) over gRPC: Check then Create for a new resource; Check, Diff and then Update, replacement or
-nothing for one already in state. Other resources (the image build's Command, RandomPassword, the
-StackReference) get outputs from hooks, as their plugins would give them. State carries over between `up`s of
-one `SimulatedStack`, and `destroy` deletes in reverse creation order, like the engine.
+The CLI cannot run here, so this stands in for the engine, following its source (pulumi/pulumi, read at commit
+1b5949891b3c):
+
+- pkg/resource/deploy/step_generator.go: which steps a registration makes (Check, then Diff for a resource in
+  state; create, update, same or replace; create-before-delete unless `deleteBeforeReplace`; `--replace` skips
+  Diff and Checks without old inputs; deletes after the program, dependents first);
+- pkg/resource/deploy/step_executor.go: a failed step cancels the run, so no later step and no delete runs;
+  `additionalSecretOutputs`, and outputs named like a secret input, are marked secret;
+- pkg/resource/deploy/step.go: what each step leaves in state (a replaced resource stays, marked for deletion,
+  until its delete succeeds; an unchanged one stores the new inputs; a failed delete keeps the resource; a
+  refresh takes the provider's outputs, and its inputs when it returns some, and drops a resource whose id
+  comes back empty);
+- pkg/resource/plugin/provider_plugin.go: what each call sends (secrets stripped, since the Python host does not
+  accept them; unknowns only during a preview; no Create or Update during a preview, whose outputs are the
+  inputs) and how replies are annotated;
+- pkg/resource/deploy/target.go (`GetPackageConfig`), providers/registry.go (`Diff`, `Same`) and deployment.go
+  (`EnsureProvider`): the dynamic provider is configured with the whole stack config, keys namespaced
+  (`autoglm-runpod:runpodApiKey`); a config change updates the provider (never replaces its resources) and is
+  saved in state with each `up`; `refresh` and `destroy`, which do not run the program, configure it from the
+  copy in state;
+- sdk/python/lib/pulumi/dynamic/__main__.py of the pinned SDK (3.272.0): the host each dynamic resource goes
+  through, over gRPC (tests/provider_host.py). Every command starts a fresh host for the stack, with the stack's
+  environment; `up` first runs a preview in a host of its own, as the CLI does.
+
+The program (`__main__.py`, or a function) runs under Pulumi mocks with the engine's monitor
+(tests/engine_program.py); the steps are in tests/engine_steps.py, the state in tests/engine_state.py, the value
+handling in tests/engine_values.py. Left out: parallel steps, `ignoreChanges`/`replaceOnChanges`, targets,
+protect, import, the replacement of dependents of a delete-before-replace, the preview that `refresh` shows
+before it reads for real, and interrupted runs.
 """
 
 from __future__ import annotations
 
-import runpy
-import secrets
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-import pulumi
-from pulumi.output import Unknown
 from pulumi.runtime import rpc
-from pulumi.runtime.proto import provider_pb2
 
-from tests.conftest import PROJECT, ROOT, RecordingMocks, configure_mocks, stack_exports
-from tests.provider_host import Host
+from tests.conftest import PROJECT, RecordingMocks, config_value
+from tests.engine_program import Backend, ProgramRun, main_program, qualified
+from tests.engine_state import Record, StackState, Step
+from tests.engine_steps import DYNAMIC_PREFIX, Deployment, Hook, Rewrite
+from tests.provider_host import Host, provider_host, started_in_background
 
-DYNAMIC_PREFIX = "pulumi-python:dynamic"
-Rewrite = Callable[[str, dict[str, Any]], dict[str, Any]]
-
-
-def unwrap_secrets(value: Any) -> Any:
-    """Inputs reach mocks with secrets wrapped; the engine hands providers plain values (acceptSecrets=False)
-    and unknowns as the UNKNOWN sentinel."""
-    if rpc.is_rpc_secret(value):
-        return unwrap_secrets(rpc.unwrap_rpc_secret(value))
-    if isinstance(value, dict):
-        return {k: unwrap_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unwrap_secrets(v) for v in value]
-    if isinstance(value, pulumi.Output | Unknown):  # an unknown during preview: sent as the engine sends it
-        return rpc.UNKNOWN
-    return value
-
-
-def without_nones(props: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in props.items() if v is not None}
-
-
-@dataclass
-class Record:
-    typ: str
-    name: str
-    id: str
-    inputs: dict[str, Any]
-    outs: dict[str, Any]
-
-
-@dataclass
-class Step:
-    op: str  # create, update, replace, same, delete, check
-    typ: str
-    name: str
+__all__ = ["Backend", "Record", "SimulatedStack", "Step"]
 
 
 @dataclass
 class SimulatedStack:
-    """One stack's state, driven through `up`, `preview` and `destroy` like the Pulumi engine would."""
+    """One stack: its config, its state, and the commands a user runs on it."""
 
     name: str
-    host: Host
     config: dict[str, Any]
+    env: dict[str, str] = field(default_factory=dict)  # the CLI's environment, which provider hosts inherit
+    secret_keys: set[str] = field(default_factory=set)  # config keys set with `--secret`
+    backend: Backend = field(default_factory=Backend)  # every stack of the project, for StackReferences
+    program: Callable[[], None] = main_program
     rewrite_inputs: Rewrite | None = None  # e.g. point the health check at the loopback vLLM fake
-    hooks: dict[str, Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]] = field(default_factory=dict)
-    other_stacks: dict[str, dict[str, Any]] = field(default_factory=dict)  # StackReference name → outputs
-    state: dict[tuple[str, str], Record] = field(default_factory=dict)
-    order: list[tuple[str, str]] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
+    hooks: dict[str, Hook] = field(default_factory=dict)  # outputs of non-dynamic resources, per type
+    snapshot: StackState = field(default_factory=StackState)
+    provider_config: dict[str, Any] | None = None  # the dynamic provider's config, as saved by the last up
+    steps: list[Step] = field(default_factory=list)  # of the last command (for `up`: of the update)
+    preview_steps: list[Step] = field(default_factory=list)  # of the preview `up` ran first
     outputs: dict[str, Any] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    secret_outputs: set[str] = field(default_factory=set)
+    mocks: RecordingMocks = field(default_factory=RecordingMocks)  # of the last program run: its registrations
+    log: str = ""  # what the last command's provider hosts printed (pulumi.log lines), as the CLI would show
 
-    # ---- the program ----------------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        # `pulumi stack init`: the stack exists, with no outputs, before anything is deployed.
+        self.backend.outputs.setdefault(qualified(self.name), {})
 
-    def _run(self, preview: bool) -> pulumi.Output[Any]:
-        mocks = configure_mocks(self.name, self.config, preview=preview)
-        mocks.new_resource = self._new_resource  # type: ignore[method-assign]
-        mocks.stack_outputs = self.other_stacks
-        self.mocks: RecordingMocks = mocks
-        self.steps = []
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-        exports = stack_exports()
-        keys = list(exports)
-        return pulumi.Output.all(*[exports[k] for k in keys]).apply(lambda vals: dict(zip(keys, vals, strict=True)))
+    # ---- commands -----------------------------------------------------------------------------------------
 
-    def up(self) -> pulumi.Output[dict[str, Any]]:
-        """Register the program's resources; the returned Output resolves to the stack outputs."""
+    def preview(self, replace: Iterable[str] = (), env: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+        """The stack outputs as far as they are known (unknown ones are None); changes nothing."""
+        with self._host(self.stack_config(), env) as host:
+            return self._run(host, preview=True, replace=frozenset(replace)).outputs
 
-        def keep(outputs: dict[str, Any]) -> dict[str, Any]:
-            self.outputs = outputs
-            self.other_stacks[f"organization/{PROJECT}/{self.name}"] = outputs
-            return outputs
+    def up(self, replace: Iterable[str] = (), env: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+        """Preview, then update; returns the stack outputs. Raises what failed; state keeps what was done."""
+        targets, config = frozenset(replace), self.stack_config()
+        # Each engine run gets its own host; the update's starts now, so that it is up when the preview is done.
+        used: list[Host] = []
+        try:
+            with self._host(config, env) as preview_host, self._host(config, env) as update_host:
+                self._run(preview_host, preview=True, replace=targets)
+                self.preview_steps = self.steps
 
-        return self._run(preview=False).apply(keep)
+                def registered() -> Host:  # the default provider's new config is saved when it is registered
+                    self.provider_config = config
+                    if not used:
+                        used.append(update_host())
+                    return used[0]
 
-    def preview(self) -> pulumi.Output[dict[str, Any]]:
-        return self._run(preview=True)
+                run = self._run(registered, preview=False, replace=targets)
+        finally:  # a host's stderr is read to its end once it has stopped
+            self.log = "".join(host.stderr() for host in used)
+        self.outputs, self.secret_outputs = run.outputs, run.secret_outputs
+        self.backend.publish(qualified(self.name), run.outputs, run.secret_outputs)
+        return run.outputs
 
-    def destroy(self) -> None:
-        for key in reversed(list(self.order)):
-            record = self.state.pop(key)
-            if record.typ.startswith(DYNAMIC_PREFIX):
-                self.host.delete(record.id, record.outs, name=record.name)
-            self.steps.append(Step("delete", record.typ, record.name))
-        self.order.clear()
+    def refresh(self, env: Mapping[str, str | None] | None = None) -> None:
+        with self._host(self._saved_config(), env) as host:
+            deployment = Deployment(self.snapshot, host)
+            self.steps = deployment.steps
+            deployment.refresh()
 
-    def record(self, typ: str, name: str) -> Record:
-        return self.state[(typ, name)]
+    def destroy(self, env: Mapping[str, str | None] | None = None) -> None:
+        with self._host(self._saved_config(), env) as host:
+            deployment = Deployment(self.snapshot, host)
+            self.steps = deployment.steps
+            deployment.destroy()
+        self.outputs, self.secret_outputs = {}, set()
+        self.backend.publish(qualified(self.name), {}, set())
 
-    # ---- what the engine would do per resource ----------------------------------------------------------------
-
-    def _new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.mocks.resources.append(args)
-        if args.typ == "pulumi:pulumi:StackReference":
-            stack_name = args.inputs["name"]
-            return stack_name, {"name": stack_name, "outputs": self.other_stacks.get(stack_name, {}),
-                                "secretOutputNames": []}
-        inputs = without_nones(unwrap_secrets(dict(args.inputs)))
-        if self.rewrite_inputs is not None:
-            inputs = self.rewrite_inputs(args.typ, inputs)
-        if args.typ.startswith(DYNAMIC_PREFIX):
-            return self._dynamic(args, inputs)
-        if not args.custom:
-            return f"{args.name}-component", {}
-        return self._plugin_resource(args, inputs)
-
-    def _dynamic(self, args: pulumi.runtime.MockResourceArgs,
-                 news: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-        key = (args.typ, args.name)
-        old = self.state.get(key)
-        checked, failures = self.host.check(news, olds=old.inputs if old else None, name=args.name)
-        if failures:
-            raise RuntimeError(f"{args.typ}::{args.name} check failed: {failures}")
-        if self.mocks_preview:
-            self.steps.append(Step("check", args.typ, args.name))
-            return (old.id if old else None), _public(old.outs if old else checked)
-        if old is None:
-            return self._create(key, args, checked)
-        diff = self.host.diff(old.id, old.outs, checked, name=args.name)
-        if list(diff.replaces):
-            if diff.deleteBeforeReplace:
-                self.host.delete(old.id, old.outs, name=args.name)
-                self._forget(key)
-                return self._create(key, args, checked, op="replace")
-            created = self._create(key, args, checked, op="replace")
-            self.host.delete(old.id, old.outs, name=args.name)
-            return created
-        if diff.changes == provider_pb2.DiffResponse.DIFF_SOME:
-            outs = self.host.update(old.id, old.outs, checked, name=args.name)
-            self._remember(key, Record(args.typ, args.name, old.id, checked, outs), "update")
-            return old.id, _public(outs)
-        self.steps.append(Step("same", args.typ, args.name))
-        return old.id, _public(old.outs)
+    # ---- state --------------------------------------------------------------------------------------------
 
     @property
-    def mocks_preview(self) -> bool:
-        return bool(pulumi.runtime.is_dry_run())
+    def state(self) -> dict[tuple[str, str], Record]:
+        """Live resources by (type, name); replaced ones awaiting deletion are in `pending_deletes`."""
+        return self.snapshot.live
 
-    def _create(self, key: tuple[str, str], args: pulumi.runtime.MockResourceArgs, inputs: dict[str, Any],
-                op: str = "create") -> tuple[str, dict[str, Any]]:
-        id_, outs = self.host.create(inputs, name=args.name)
-        self._remember(key, Record(args.typ, args.name, id_, inputs, outs), op)
-        return id_, _public(outs)
+    @property
+    def pending_deletes(self) -> list[Record]:
+        return list(self.snapshot.condemned)
 
-    def _plugin_resource(self, args: pulumi.runtime.MockResourceArgs,
-                         inputs: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-        key = (args.typ, args.name)
-        old = self.state.get(key)
-        if old is not None and old.inputs == inputs:
-            self.steps.append(Step("same", args.typ, args.name))
-            return old.id, old.outs
-        hook = self.hooks.get(args.typ)
-        outs = {**inputs, **(hook(args) if hook else {})}
-        if self.mocks_preview:
-            return None, inputs
-        id_ = old.id if old else f"{args.name}-{secrets.token_hex(4)}"
-        self._remember(key, Record(args.typ, args.name, id_, inputs, outs), "update" if old else "create")
-        return id_, outs
+    def record(self, typ: str, name: str) -> Record:
+        return self.snapshot.live[(typ, name)]
 
-    def _remember(self, key: tuple[str, str], record: Record, op: str) -> None:
-        with self._lock:
-            self.state[key] = record
-            if key not in self.order:
-                self.order.append(key)
-            self.steps.append(Step(op, record.typ, record.name))
+    def stack_config(self) -> dict[str, Any]:
+        """The config as the engine hands it to a dynamic provider: namespaced keys, secrets marked."""
+        values = {f"{PROJECT}:{k}": config_value(v) for k, v in self.config.items()}
+        return {k: rpc.wrap_rpc_secret(v) if k.removeprefix(f"{PROJECT}:") in self.secret_keys else v
+                for k, v in values.items()}
 
-    def _forget(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self.state.pop(key, None)
-            if key in self.order:
-                self.order.remove(key)
+    # ---- machinery ----------------------------------------------------------------------------------------
 
+    def _run(self, host: Callable[[], Host], *, preview: bool, replace: frozenset[str]) -> ProgramRun:
+        deployment = Deployment(self.snapshot, host, preview=preview, replace=replace, hooks=self.hooks,
+                                rewrite=self.rewrite_inputs)
+        self.steps = deployment.steps
+        run = ProgramRun.prepare(self.name, self.config, tuple(sorted(self.secret_keys)), preview=preview,
+                                 engine=deployment.register, backend=self.backend)
+        self.mocks = run.mocks
+        try:
+            run.execute(self.program)
+        except BaseException as program_error:
+            raise (deployment.failure or program_error) from None
+        if deployment.failure is not None:
+            raise deployment.failure
+        if not preview:
+            deployment.finish()
+        return run
 
-def _public(outs: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in outs.items() if k != "__provider"}
+    def _saved_config(self) -> dict[str, Any]:
+        """`refresh` and `destroy` do not run the program: the provider is configured as the last up left it."""
+        return self.provider_config if self.provider_config is not None else self.stack_config()
+
+    def _host(self, config: Mapping[str, Any], env: Mapping[str, str | None] | None,
+              ) -> AbstractContextManager[Callable[[], Host]]:
+        """A fresh provider host for one engine run, started in the background; calling the result waits for it."""
+        merged = {**self.env, **(env or {})}
+        return started_in_background(provider_host(None, DYNAMIC_PREFIX, config=config, stack=self.name,
+                                                   env={k: v for k, v in merged.items() if v is not None}))

@@ -13,8 +13,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -44,6 +45,9 @@ def urn(type_token: str, name: str, stack: str = "dev") -> str:
     return f"urn:pulumi:{stack}::{PROJECT}::{type_token}::{name}"
 
 
+_urn_of = urn  # `Host` methods take a keyword named `urn`
+
+
 class HostError(Exception):
     """A provider method raised: `message` is the last line of the traceback the host sent back."""
 
@@ -65,8 +69,8 @@ class Host:
     stack: str = "dev"
     stderr_lines: list[str] = field(default_factory=list)
 
-    def _urn(self, name: str) -> str:
-        return urn(self.type_token, name, self.stack)
+    def _urn(self, name: str, urn: str | None = None) -> str:
+        return urn or _urn_of(self.type_token, name, self.stack)
 
     def _news(self, props: Mapping[str, Any]) -> struct_pb2.Struct:
         # Props that carry their own pickled provider (as the engine's do) keep it.
@@ -80,36 +84,51 @@ class Host:
         except grpc.RpcError as e:
             raise HostError(e.details() or str(e)) from None
 
-    def configure(self, config: Mapping[str, str]) -> None:
-        self._call("Configure", provider_pb2.ConfigureRequest(args=to_struct(config)))
+    def configure(self, config: Mapping[str, Any]) -> None:
+        self._call("Configure", provider_pb2.ConfigureRequest(args=to_struct(config), acceptSecrets=True,
+                                                               acceptResources=True))
 
     def check(self, props: Mapping[str, Any], olds: Mapping[str, Any] | None = None,
-              name: str = "res") -> tuple[dict[str, Any], list[tuple[str, str]]]:
+              name: str = "res", *, urn: str | None = None) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         resp = self._call("Check", provider_pb2.CheckRequest(
-            urn=self._urn(name), olds=to_struct(olds or {}), news=self._news(props)))
+            urn=self._urn(name, urn), olds=to_struct(olds or {}), news=self._news(props)))
         return from_struct(resp.inputs), [(f.property, f.reason) for f in resp.failures]
 
-    def create(self, props: Mapping[str, Any], name: str = "res") -> tuple[str, dict[str, Any]]:
-        resp = self._call("Create", provider_pb2.CreateRequest(urn=self._urn(name), properties=self._news(props)))
+    def create(self, props: Mapping[str, Any], name: str = "res", *,
+               urn: str | None = None) -> tuple[str, dict[str, Any]]:
+        resp = self._call("Create", provider_pb2.CreateRequest(urn=self._urn(name, urn), properties=self._news(props)))
         return resp.id, from_struct(resp.properties)
 
     def read(self, id_: str, outs: Mapping[str, Any], name: str = "res") -> tuple[str, dict[str, Any]]:
-        resp = self._call("Read", provider_pb2.ReadRequest(id=id_, urn=self._urn(name), properties=to_struct(outs)))
-        return resp.id, from_struct(resp.properties)
+        read_id, live, _ = self.read_live(id_, outs, name=name)
+        return read_id, live
 
-    def diff(self, id_: str, outs: Mapping[str, Any], news: Mapping[str, Any],
-             name: str = "res") -> provider_pb2.DiffResponse:
+    def read_live(self, id_: str, outs: Mapping[str, Any], inputs: Mapping[str, Any] | None = None,
+                  name: str = "res", *, urn: str | None = None) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+        """Read as a refresh sends it (old outputs and inputs); returns the id, outputs and, when the provider
+        gave them, the inputs to diff against from now on."""
+        resp = self._call("Read", provider_pb2.ReadRequest(
+            id=id_, urn=self._urn(name, urn), properties=to_struct(outs),
+            inputs=None if inputs is None else to_struct(inputs)))
+        return resp.id, from_struct(resp.properties), from_struct(resp.inputs) if resp.HasField("inputs") else None
+
+    def diff(self, id_: str, outs: Mapping[str, Any], news: Mapping[str, Any], name: str = "res", *,
+             old_inputs: Mapping[str, Any] | None = None, urn: str | None = None) -> provider_pb2.DiffResponse:
         return self._call("Diff", provider_pb2.DiffRequest(
-            id=id_, urn=self._urn(name), olds=to_struct(outs), news=self._news(news)))
+            id=id_, urn=self._urn(name, urn), olds=to_struct(outs), news=self._news(news),
+            old_inputs=to_struct(old_inputs or {})))
 
-    def update(self, id_: str, outs: Mapping[str, Any], news: Mapping[str, Any],
-               name: str = "res") -> dict[str, Any]:
+    def update(self, id_: str, outs: Mapping[str, Any], news: Mapping[str, Any], name: str = "res", *,
+               old_inputs: Mapping[str, Any] | None = None, urn: str | None = None) -> dict[str, Any]:
         resp = self._call("Update", provider_pb2.UpdateRequest(
-            id=id_, urn=self._urn(name), olds=to_struct(outs), news=self._news(news)))
+            id=id_, urn=self._urn(name, urn), olds=to_struct(outs), news=self._news(news),
+            old_inputs=to_struct(old_inputs or {})))
         return from_struct(resp.properties)
 
-    def delete(self, id_: str, outs: Mapping[str, Any], name: str = "res") -> None:
-        self._call("Delete", provider_pb2.DeleteRequest(id=id_, urn=self._urn(name), properties=to_struct(outs)))
+    def delete(self, id_: str, outs: Mapping[str, Any], name: str = "res", *,
+               old_inputs: Mapping[str, Any] | None = None, urn: str | None = None) -> None:
+        self._call("Delete", provider_pb2.DeleteRequest(id=id_, urn=self._urn(name, urn), properties=to_struct(outs),
+                                                        old_inputs=to_struct(old_inputs or {})))
 
     def stderr(self) -> str:
         """Everything the host printed on stderr so far (its `pulumi.log` output)."""
@@ -127,7 +146,7 @@ class Host:
 
 @contextmanager
 def provider_host(provider: ResourceProvider | None, type_token: str, env: Mapping[str, str] | None = None,
-                  config: Mapping[str, str] | None = None, stack: str = "dev") -> Iterator[Host]:
+                  config: Mapping[str, Any] | None = None, stack: str = "dev") -> Iterator[Host]:
     """Start `python -m pulumi.dynamic` from the project root, Configure it, yield a `Host`, stop it."""
     proc_env = {**os.environ, "PULUMI_PROJECT": PROJECT, "PULUMI_STACK": stack, **(env or {})}
     proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"], cwd=ROOT,
@@ -144,15 +163,35 @@ def provider_host(provider: ResourceProvider | None, type_token: str, env: Mappi
         host.configure(config or {})
         yield host
     finally:
-        channel.close()
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        channel.close()  # after the host is gone: closing a channel to a live server waits ~0.2 s
         reader.join(timeout=5)
         proc.stdout.close()
+
+
+@contextmanager
+def started_in_background(host: AbstractContextManager[Host]) -> Iterator[Callable[[], Host]]:
+    """Start a host (`provider_host(...)`) in a thread now; the yielded function waits for it. Stopped on exit,
+    whether it was used or not."""
+    started: Future[Host] = Future()
+
+    def start() -> None:
+        try:
+            started.set_result(host.__enter__())
+        except BaseException as e:
+            started.set_exception(e)
+
+    threading.Thread(target=start, name="provider-host-start", daemon=True).start()
+    try:
+        yield started.result
+    finally:
+        if started.exception() is None:
+            host.__exit__(None, None, None)
 
 
 def _drain(stream: IO[bytes], sink: list[str]) -> None:

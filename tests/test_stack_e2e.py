@@ -1,113 +1,49 @@
 """A simulated `pulumi up` / `pulumi destroy` of the whole stack, end to end, against loopback fakes.
 
 `__main__.py` runs under Pulumi mocks; the image facts, the pod and the health check go through the SDK's real
-provider host to a real registry on loopback and the RunPod and vLLM fakes (tests/engine.py). The fake RunPod
-lists a 12.8-driver host first for every GPU type (then 12.9, then 13.0), and the built image demands CUDA 12.9
-there: only the pod's CUDA floor, read from the image's config in the registry, keeps it off the old host. The
-fake vLLM stands in for the pod's proxy URL and enforces the key the fake RunPod received in the pod's
-environment. What DNS does for ghcr.io, the engine's input rewrite does for the registry.
+provider host to a real registry on loopback and the RunPod and vLLM fakes (tests/engine.py, which follows the
+engine's order: preview before up, a fresh host per command), in the world of tests/stack_world.py.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 
 from tests.engine import SimulatedStack
-from tests.fakes.runpod_v2 import DEFAULT_GPU_TYPES, FakeHost, FakeRunPod, Timings, default_hosts
-from tests.fakes.vllm import FakeVllm
-from tests.provider_host import Host, provider_host
-from tests.registry import CUDA_130_ENV, LocalRegistry, cuda_image
-
-POD = "pulumi-python:dynamic/runpod:Pod"
-HEALTH = "pulumi-python:dynamic/vllm:HealthCheck"
-COMMAND = "command:local:Command"
-PASSWORD = "random:index/randomPassword:RandomPassword"
-FACTS = "pulumi-python:dynamic/registry:ImageFacts"
-REPO = "ghcr.io/acme/autoglm-vllm"
-IMAGE = cuda_image(name="autoglm-vllm")  # a CUDA 12.9 image, as vLLM 0.12.0's
-DIGEST = IMAGE.digest
-CU13_REPO = "ghcr.io/acme/autoglm-vllm-cu13"
-CU13_IMAGE = cuda_image(CUDA_130_ENV, name="autoglm-vllm-cu13")  # says cuda>=13.0 where the table says 12.9
-DEV = {"gpuTypes": ["NVIDIA L40S"], "imageRepository": REPO, "healthTimeoutMinutes": "1"}
-PROD = {"gpuTypes": ["NVIDIA H100 PCIe"], "promoteFrom": "dev", "healthTimeoutMinutes": "1"}
-
-
-@dataclass
-class World:
-    runpod: FakeRunPod
-    vllm: FakeVllm
-    host: Host
-    other_stacks: dict[str, dict[str, Any]]
-    registry: LocalRegistry
-
-    def stack(self, name: str, config: dict[str, Any], digest: str = DIGEST) -> SimulatedStack:
-        stack = SimulatedStack(name, self.host, dict(config), rewrite_inputs=self.route_to_vllm,
-                               other_stacks=self.other_stacks)
-        metadata = json.dumps({"containerimage.digest": digest})
-        stack.hooks[COMMAND] = lambda args: {"stdout": f"#1 building\n--- buildx metadata ---\n{metadata}"}
-        stack.hooks[PASSWORD] = lambda args: {"result": f"generated-{name}-key-{'x' * 30}"}
-        return stack
-
-    def route_to_vllm(self, typ: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        """What DNS and the RunPod proxy do: the pod's URL reaches its server, which knows the pod's key; and
-        ghcr.io is the loopback registry."""
-        if typ == FACTS and isinstance(inputs.get("image"), str):
-            return {**inputs, "image": inputs["image"].replace("ghcr.io/", f"{self.registry.host}/", 1)}
-        pod_id = inputs.get("triggers", [None])[0]
-        if typ != HEALTH or pod_id not in self.runpod.pods:  # preview: the pod id is not known yet
-            return inputs
-        pod = self.runpod.pods[pod_id]
-        self.vllm.behaviour.api_key = pod.env.get("VLLM_API_KEY")
-        return {**inputs, "base_url": self.vllm.v1_url}
+from tests.registry import LocalRegistry, cuda_image
+from tests.stack_world import (
+    COMMAND,
+    CU13_IMAGE,
+    CU13_REPO,
+    DEV,
+    DIGEST,
+    FACTS,
+    HEALTH,
+    POD,
+    PROD,
+    REPO,
+    World,
+    ops,
+    running_world,
+)
 
 
 @pytest.fixture
 def world(registry: LocalRegistry, tmp_path: Path) -> Iterator[World]:
-    registry.tokens.public |= {"acme/autoglm-vllm", "acme/autoglm-vllm-cu13"}
-    registry.push("acme/autoglm-vllm", IMAGE)
-    registry.push("acme/autoglm-vllm-cu13", CU13_IMAGE)
-    # The user's `docker login ghcr.io`, for private images (the provider host inherits `pulumi up`'s env).
-    auth = base64.b64encode(b"ci-user:ci-secret-password-1234").decode()
-    (tmp_path / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": auth}}}))
-    image_cuda = {f"{REPO}@{DIGEST}": "12.9", f"{CU13_REPO}@{CU13_IMAGE.digest}": "13.0"}
-    hosts = default_hosts() + [FakeHost(g.id, "13.0", 8, "EU-SE-1") for g in DEFAULT_GPU_TYPES]
-    env = {"AUTOGLM_HEALTH_POLL_S": "0.05", "RUNPOD_POLL_INTERVAL_S": "0.02", "DOCKER_CONFIG": str(tmp_path)}
-    with FakeRunPod(image_cuda=image_cuda, hosts=hosts, timings=Timings(0.05, 0.1)) as runpod, \
-            FakeVllm(load_delay_s=0.3) as vllm, \
-            provider_host(None, POD, env={**env, "RUNPOD_API_URL": runpod.base_url,
-                                          "RUNPOD_API_KEY": runpod.api_key}) as host:
-        yield World(runpod, vllm, host, {}, registry)
+    with running_world(registry, tmp_path) as world:
+        yield world
 
 
 def up(stack: SimulatedStack) -> dict[str, Any]:
-    outputs: dict[str, Any] = {}
-
-    @pulumi.runtime.test
-    def run() -> pulumi.Output[Any]:
-        return stack.up().apply(outputs.update)
-
-    run()
-    return outputs
+    return stack.up()
 
 
 def preview(stack: SimulatedStack) -> None:
-    @pulumi.runtime.test
-    def run() -> pulumi.Output[Any]:
-        return stack.preview()
-
-    run()
-
-
-def ops(stack: SimulatedStack, typ: str) -> list[str]:
-    return [s.op for s in stack.steps if s.typ == typ]
+    stack.preview()
 
 
 def test_dev_up_then_destroy(world: World) -> None:
@@ -221,6 +157,7 @@ def test_preview_checks_inputs_and_calls_no_api(world: World) -> None:
 
 
 def test_preview_of_prod_before_dev_verified_anything_fails_with_the_fix(world: World) -> None:
+    world.stack("dev", DEV)  # `pulumi stack init dev`: the stack exists, nothing deployed
     prod = world.stack("prod", PROD)
     with pytest.raises(Exception, match=r"has no verified image.*Run `pulumi up` on it"):
         preview(prod)
@@ -238,7 +175,7 @@ def test_an_image_that_says_cuda_13_gets_a_cuda_13_host_though_the_table_said_12
     assert created["gpu"]["minCudaVersion"] == "13.0", "the image's own gate, not the table's 12.9"
     assert out["host_cuda_version"] == "13.0" and out["health"]["status"] == "healthy"
     assert out["plan"]["cuda_floor"] == "12.9" and out["image_cuda"]["cuda_floor"] == "13.0"
-    assert world.host.logged("the compatibility table says CUDA 12.9 for vLLM 0.12.0: the image wins")
+    assert "the compatibility table says CUDA 12.9 for vLLM 0.12.0: the image wins" in dev.log
     dev.destroy()
     assert world.runpod.billing_pods() == []
 

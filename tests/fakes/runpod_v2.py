@@ -16,6 +16,8 @@ their real transport. What it models:
   A stopped pod keeps its host and frees its GPUs; starting it again needs free GPUs on that same host.
 - Billing: `cost` is price x count while a pod holds GPUs (PROVISIONING, STARTING, RUNNING, ERROR), 0 when
   EXITED or TERMINATED; `billing_pods()` lists the pods costing money now.
+- Answers may spell a pod's image differently from the create (`image_spelling`), as a registry-normalising
+  API could.
 - Faults (`inject`, `next_pods`): status codes (429 with Retry-After, 5xx, a proxy's HTML 502), slow
   answers, a create that succeeds server-side but answers 500 (`after_apply=True`), pods stuck in STARTING
   or turning ERROR, and starts refused for lack of GPUs on the host (`fill_host`).
@@ -290,6 +292,8 @@ class FakeRunPod:
         self.image_cuda = dict(image_cuda or {})  # image -> the CUDA its NVIDIA_REQUIRE_CUDA demands
         self.forget_terminated = forget_terminated  # terminated pods answer 404 (else status TERMINATED)
         self.forbidden_gpu_types: set[str] = set()  # creates on these answer 403
+        # How answers spell a pod's image (RunPod may normalise the reference it was given): identity by default.
+        self.image_spelling: Callable[[str], str] = lambda image: image
         self.sse_keepalive_s = sse_keepalive_s
         self.sse_max_s = sse_max_s
         self.clock = clock
@@ -511,8 +515,8 @@ class FakeRunPod:
         http_ports = [int(p.split("/")[0]) for p in pod.ports if p.endswith("/http")]
         return {
             "id": pod.id, "name": pod.name, "status": pod.status, "actions": list(ACTIONS_BY_STATUS[pod.status]),
-            "image": pod.image, "args": pod.args, "disk": pod.disk, "mounts": pod.mounts, "ports": pod.ports,
-            "env": pod.env, "registry": pod.registry, "cloud": pod.cloud,
+            "image": self.image_spelling(pod.image), "args": pod.args, "disk": pod.disk, "mounts": pod.mounts,
+            "ports": pod.ports, "env": pod.env, "registry": pod.registry, "cloud": pod.cloud,
             "dataCenterId": pod.host.data_center_id, "cudaVersion": pod.host.cuda_version,
             "ssh": {"proxy": {"host": "ssh.runpod.io", "port": 22, "username": f"{pod.id}-64411eb2",
                               "command": f"ssh {pod.id}-64411eb2@ssh.runpod.io"}, "direct": None},

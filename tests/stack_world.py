@@ -1,0 +1,105 @@
+"""The world the whole stack is deployed into by the end-to-end tests: a real registry and fake RunPod and vLLM
+on 127.0.0.1.
+
+The fake RunPod lists a 12.8-driver host first for every GPU type (then 12.9, then 13.0), and the built image
+demands CUDA 12.9 there: only the pod's CUDA floor, read from the image's config in the registry, keeps it off
+the old host. The fake vLLM stands in for the pod's proxy URL and enforces the key the fake RunPod received in
+the pod's environment. What DNS does for ghcr.io, the input rewrite does for the loopback registry. Plugin
+resources answer like their plugins: the image build's Command prints buildx's metadata, RandomPassword makes a
+new password per create.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.engine import Backend, SimulatedStack
+from tests.fakes.runpod_v2 import DEFAULT_GPU_TYPES, FakeHost, FakeRunPod, Timings, default_hosts
+from tests.fakes.vllm import FakeVllm
+from tests.registry import CUDA_130_ENV, LocalRegistry, cuda_image
+
+POD = "pulumi-python:dynamic/runpod:Pod"
+HEALTH = "pulumi-python:dynamic/vllm:HealthCheck"
+FACTS = "pulumi-python:dynamic/registry:ImageFacts"
+COMMAND = "command:local:Command"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+REPO = "ghcr.io/acme/autoglm-vllm"
+IMAGE = cuda_image(name="autoglm-vllm")  # a CUDA 12.9 image, as vLLM 0.12.0's (also pushed as vllm/vllm-openai)
+DIGEST = IMAGE.digest
+CU13_REPO = "ghcr.io/acme/autoglm-vllm-cu13"
+CU13_IMAGE = cuda_image(CUDA_130_ENV, name="autoglm-vllm-cu13")  # says cuda>=13.0 where the table says 12.9
+DEV = {"gpuTypes": ["NVIDIA L40S"], "imageRepository": REPO, "healthTimeoutMinutes": "1"}
+PROD = {"gpuTypes": ["NVIDIA H100 PCIe"], "promoteFrom": "dev", "healthTimeoutMinutes": "1"}
+TUNING = {"AUTOGLM_HEALTH_POLL_S": "0.05", "RUNPOD_POLL_INTERVAL_S": "0.02"}
+
+
+@dataclass
+class World:
+    runpod: FakeRunPod
+    vllm: FakeVllm
+    registry: LocalRegistry
+    env: dict[str, str]  # what the CLI's environment gives every provider host
+    backend: Backend = field(default_factory=Backend)
+
+    def stack(self, name: str, config: dict[str, Any], env: dict[str, str] | None = None,
+              secret_keys: set[str] | None = None, digest: str = DIGEST) -> SimulatedStack:
+        stack = SimulatedStack(name, dict(config), env=dict(self.env if env is None else env),
+                               secret_keys=secret_keys or set(), backend=self.backend,
+                               rewrite_inputs=self.route)
+        metadata = json.dumps({"containerimage.digest": digest})
+        stack.hooks[COMMAND] = lambda args: {"stdout": f"#1 building\n--- buildx metadata ---\n{metadata}"}
+        stack.hooks[PASSWORD] = lambda args: {"result": f"generated-{name}-key-{secrets.token_hex(16)}"}
+        return stack
+
+    def route(self, typ: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """What DNS and the RunPod proxy do: ghcr.io is the loopback registry, and the pod's URL reaches its
+        server, which knows the pod's key."""
+        if typ == FACTS and isinstance(inputs.get("image"), str):
+            return {**inputs, "image": f"{self.registry.host}/{_registry_path(inputs['image'])}"}
+        pod_id = inputs.get("triggers", [None])[0]
+        if typ != HEALTH or pod_id not in self.runpod.pods:  # preview: the pod id is not known yet
+            return inputs
+        pod = self.runpod.pods[pod_id]
+        self.vllm.behaviour.api_key = pod.env.get("VLLM_API_KEY")
+        return {**inputs, "base_url": self.vllm.v1_url}
+
+
+@contextmanager
+def running_world(registry: LocalRegistry, docker_config: Path) -> Iterator[World]:
+    """The fakes, and the registry holding the stack's images (public), with the user's `docker login` for
+    private ones in `docker_config` (the provider hosts inherit `pulumi up`'s environment)."""
+    registry.tokens.public |= {"acme/autoglm-vllm", "acme/autoglm-vllm-cu13", "acme/autoglm-vllm-next",
+                               "vllm/vllm-openai"}
+    registry.push("acme/autoglm-vllm", IMAGE)
+    registry.push("acme/autoglm-vllm-next", IMAGE)  # a rebuild (the build hook reports the same digest)
+    registry.push("acme/autoglm-vllm-cu13", CU13_IMAGE)
+    registry.push("vllm/vllm-openai", IMAGE, tag="v0.12.0")  # a ready image on Docker Hub
+    auth = base64.b64encode(b"ci-user:ci-secret-password-1234").decode()
+    (docker_config / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": auth}}}))
+    image_cuda = {f"{REPO}@{DIGEST}": "12.9", f"{CU13_REPO}@{CU13_IMAGE.digest}": "13.0"}
+    hosts = default_hosts() + [FakeHost(g.id, "13.0", 8, "EU-SE-1") for g in DEFAULT_GPU_TYPES]
+    with FakeRunPod(image_cuda=image_cuda, hosts=hosts, timings=Timings(0.05, 0.1)) as runpod, \
+            FakeVllm(load_delay_s=0.3) as vllm:
+        yield World(runpod, vllm, registry, {**TUNING, "DOCKER_CONFIG": str(docker_config),
+                                             "RUNPOD_API_URL": runpod.base_url, "RUNPOD_API_KEY": runpod.api_key})
+
+
+def _registry_path(image: str) -> str:
+    """Where an image reference points inside its registry: `ghcr.io/acme/x:t` → `acme/x:t`, and Docker Hub's
+    spellings (`vllm/x`, `docker.io/vllm/x`, `index.docker.io/vllm/x`) → `vllm/x`."""
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return rest
+    return image
+
+
+def ops(stack: SimulatedStack, typ: str) -> list[str]:
+    """The steps the last command took for resources of type `typ`."""
+    return [s.op for s in stack.steps if s.typ == typ]
