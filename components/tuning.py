@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = ["HEALTH_POLL", "HEALTH_REQUEST_TIMEOUT", "KNOBS", "LANDING_GRACE", "POLL_INTERVAL", "READ_TIMEOUT",
-           "STOP_TIMEOUT", "Knob", "TuningError", "seconds"]
+           "RETRY_BACKOFF", "STOP_TIMEOUT", "Knob", "TuningError", "seconds"]
 
 
 class TuningError(ValueError):
@@ -35,12 +35,15 @@ POLL_INTERVAL = Knob("RUNPOD_POLL_INTERVAL_S", 5.0,
 READ_TIMEOUT = Knob("RUNPOD_READ_TIMEOUT_S", 0.0, "HTTP read timeout of every RunPod call, create included")
 LANDING_GRACE = Knob("RUNPOD_LANDING_GRACE_S", 120.0,
                      "how long a create RunPod never answered may still make a pod that must be found")
-STOP_TIMEOUT = Knob("RUNPOD_STOP_TIMEOUT_S", 120.0, "how long RunPod may take to stop a pod")
+STOP_TIMEOUT = Knob("RUNPOD_STOP_TIMEOUT_S", 120.0, "how long RunPod may take to stop or terminate a pod")
+RETRY_BACKOFF = Knob("RUNPOD_RETRY_BACKOFF_S", 0.5,
+                     "backoff of a retried RunPod call (429 without Retry-After, 502–504): pauses of 0, 2×, 4×, 8× "
+                     "this")
 HEALTH_POLL = Knob("AUTOGLM_HEALTH_POLL_S", 1.0, "longest pause between /health polls")
 # RunPod's pod proxy (Cloudflare) answers 524 to any request slower than 100 s.
 HEALTH_REQUEST_TIMEOUT = Knob("AUTOGLM_HEALTH_REQUEST_TIMEOUT_S", 90.0,
                               "timeout of each health-check request after /health", below=100.0)
-KNOBS = (POLL_INTERVAL, READ_TIMEOUT, LANDING_GRACE, STOP_TIMEOUT, HEALTH_POLL, HEALTH_REQUEST_TIMEOUT)
+KNOBS = (POLL_INTERVAL, READ_TIMEOUT, LANDING_GRACE, STOP_TIMEOUT, RETRY_BACKOFF, HEALTH_POLL, HEALTH_REQUEST_TIMEOUT)
 
 
 def seconds(knob: Knob, environ: Mapping[str, str] | None = None) -> float:

@@ -16,6 +16,7 @@ from components.runpod.credentials import (
     scrub,
 )
 from components.runpod.errors import (
+    TRANSIENT,
     BadRequest,
     Conflict,
     Forbidden,
@@ -35,7 +36,7 @@ from components.runpod.logs import LogLine
 from components.runpod.pods import NoCapacity, PodInfo
 
 __all__ = [
-    "DEFAULT_API_URL", "ENV_SOURCES", "BadRequest", "Conflict", "Forbidden", "InsecureApiUrl",
+    "DEFAULT_API_URL", "ENV_SOURCES", "TRANSIENT", "BadRequest", "Conflict", "Forbidden", "InsecureApiUrl",
     "InsufficientBalance", "InvalidApiKey", "InvalidRequest", "KeySources", "LogLine", "MissingApiKey",
     "NoCapacity", "NotFound", "PodInfo", "RateLimited", "RunPodClient", "RunPodError", "ServerError",
     "TransportError", "Unauthorized", "check_api_key", "check_api_url", "is_loopback", "scrub",

@@ -26,6 +26,7 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from components import tuning
 from components.runpod.credentials import DEFAULT_API_URL, ENV_SOURCES, KeySources, check_api_key, check_api_url, scrub
 from components.runpod.errors import BY_STATUS, MissingApiKey, RunPodError, ServerError, TransportError
 
@@ -36,7 +37,7 @@ READ_TIMEOUT_S = 30.0
 # RunPod's own sample gives a create 60 s: placement can be slow, and a timeout there costs a lookup.
 CREATE_READ_TIMEOUT_S = 60.0
 RETRIES = 4
-BACKOFF_FACTOR_S = 0.5
+BACKOFF_FACTOR_S = tuning.RETRY_BACKOFF.default
 # A Retry-After longer than this (an hour or day window) is reported, not slept through.
 MAX_RETRY_AFTER_S = 60.0
 USER_AGENT = "autoglm-runpod/0.2 (+pulumi dynamic provider)"
