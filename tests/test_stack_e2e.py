@@ -17,7 +17,7 @@ import pulumi
 import pytest
 
 from tests.engine import SimulatedStack
-from tests.fakes.runpod_v2 import FakeRunPod, Timings
+from tests.fakes.runpod import FakeRunPod, Timings
 from tests.fakes.vllm import FakeVllm
 from tests.provider_host import Host, provider_host
 
