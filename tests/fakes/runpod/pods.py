@@ -103,8 +103,8 @@ class PodRoutes:
     def _placement(self, body: Mapping[str, Any], *, below_floor: bool) -> FakeHost:
         if ("gpu" in body) == ("cpu" in body):
             raise Problem(400, "exactly one of gpu or cpu must be set")
-        if "cpu" in body:
-            raise Problem(400, "CPU pods are not offered by this fake")
+        if "cpu" in body or "templateId" in body:
+            raise Problem(400, "CPU pods and templates are not offered by this fake")
         gpu = body["gpu"]
         if gpu.get("allowedCudaVersions") and "minCudaVersion" in gpu:
             raise Problem(400, "allowedCudaVersions and minCudaVersion are mutually exclusive")
