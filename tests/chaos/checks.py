@@ -43,7 +43,7 @@ class Observation:
     error: HostError | None = None
     stderr: str = ""
     running: bool = True  # what the call declared
-    notes: list[str] = field(default_factory=list)
+    overlaps: list[tuple[float, float]] = field(default_factory=list)  # (seconds two pods billed together, allowed)
 
     def __str__(self) -> str:
         outcome = f"failed: {self.error.message[:300]}" if self.error else f"ok ({self.pod_id})"
@@ -130,6 +130,7 @@ def _overlaps(obs: Observation, fake: FakeRunPod, made: list[str]) -> list[str]:
                 if end <= start:
                     continue
                 allowed = POLL_S + OVERLAP_SLACK_S + _excused(fake.requests_log, start, end)
+                obs.overlaps.append((end - start, allowed))
                 if end - start > allowed:
                     broken.append(f"pods {p} and {q} billed together for {end - start:.2f} s "
                                   f"(allowed {allowed:.2f} s)")
