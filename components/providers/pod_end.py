@@ -2,8 +2,8 @@
 
 RunPod has been seen to answer a DELETE with a plain 500 (or not at all) whether or not it ended the pod, so
 one failed DELETE proves nothing: the pod is read back, and the DELETE is sent again (5xx, 429, a timeout, a
-busy pod) until a read says 404 or TERMINATED, or RUNPOD_STOP_TIMEOUT_S passes. Only then does a message say
-the pod still bills, and only when the last read showed it.
+busy pod) until RunPod confirms (a 204, or a read that says 404 or TERMINATED) or RUNPOD_STOP_TIMEOUT_S
+passes. Only then does a message say the pod still bills, and only when the last read showed it.
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ class Termination:
             return f"Pod {pod} was terminated, so it does not bill."
         if self.outcome == "gone":
             return f"Pod {pod} is already gone, so it does not bill."
-        if self.last is not None:
-            return (f"Terminating pod {pod} failed ({self.error}): RunPod still shows it {self.last.status} "
-                    f"(${self.last.cost_per_hr:.2f}/h), and it bills until you end it ({sweep_hint(name)}).")
+        if self.last is not None:  # a stopped (EXITED) pod costs no GPU time but still bills for its disk
+            rate = f" (${self.last.cost_per_hr:.2f}/h)" if self.last.cost_per_hr else ""
+            return (f"Terminating pod {pod} failed ({self.error}): RunPod still shows it {self.last.status}{rate}, "
+                    f"and it bills until you end it ({sweep_hint(name)}).")
         return (f"Terminating pod {pod} failed ({self.error}) and reading it back failed too ({self.look_error}): "
                 f"it may still bill; end it if it is still there ({sweep_hint(name)}).")
 

@@ -129,7 +129,7 @@ def _overlaps(obs: Observation, fake: FakeRunPod, made: list[str]) -> list[str]:
                 start, end = max(a1, a2), min(b1, b2)
                 if end <= start:
                     continue
-                allowed = POLL_S + OVERLAP_SLACK_S + _excused(fake.requests_log, start, end)
+                allowed = POLL_S + OVERLAP_SLACK_S + _excused(fake, start, end)
                 obs.overlaps.append((end - start, allowed))
                 if end - start > allowed:
                     broken.append(f"pods {p} and {q} billed together for {end - start:.2f} s "
@@ -137,11 +137,14 @@ def _overlaps(obs: Observation, fake: FakeRunPod, made: list[str]) -> list[str]:
     return broken
 
 
-def _excused(requests: list[RecordedRequest], start: float, end: float) -> float:
-    """How much of [start, end] RunPod spent failing or stalling requests, each failure with the poll
-    interval the provider then waits before it asks again."""
-    spans = sorted((r.started, r.at + POLL_S) for r in list(requests)
-                   if r.status == 0 or r.status >= 429 or r.at - r.started > SLOW_REQUEST_S)
+def _excused(fake: FakeRunPod, start: float, end: float) -> float:
+    """How much of [start, end] RunPod spent failing or stalling requests (those still unanswered included),
+    each failure with the poll interval the provider then waits before it asks again."""
+    with fake.cloud.lock:
+        stalled = [(r.started, fake.clock()) for r in fake.in_flight.values()]
+        answered: list[RecordedRequest] = list(fake.requests_log)
+    spans = sorted([*stalled, *((r.started, r.at + POLL_S) for r in answered
+                                if r.status == 0 or r.status >= 429 or r.at - r.started > SLOW_REQUEST_S)])
     total, covered_to = 0.0, start
     for a, b in spans:
         a, b = max(a, covered_to), min(b, end)

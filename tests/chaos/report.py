@@ -20,8 +20,10 @@ def summary(outcomes: Sequence[Outcome], elapsed_s: float, jobs: int) -> str:
     failed = Counter(obs.call for obs in calls if obs.error is not None)
     faults = Counter(f.kind for seed in seeds for step in plan(seed).steps for f in step.faults)
     violations = [v for o in outcomes for v in o.violations]
-    together = [pair for obs in calls for pair in obs.overlaps]
-    longest = max(together, default=(0.0, 0.0))
+    together = [(took, allowed, o.seed, obs.step) for o in outcomes for obs in o.observations
+                for took, allowed in obs.overlaps]
+    took, allowed, seed, step = max(together, default=(0.0, 0.0, None, None))
+    where = f"seed {seed} step {step}, " if seed is not None else ""
     span = f"{seeds[0]}–{seeds[-1]}" if seeds else "none"
     lines = [
         f"chaos campaign: {len(seeds)} seeds ({span}), {jobs} job(s), {elapsed_s:.0f} s "
@@ -31,8 +33,8 @@ def summary(outcomes: Sequence[Outcome], elapsed_s: float, jobs: int) -> str:
         "  " + ", ".join(f"{call} {n} ({failed[call]} failed)" for call, n in sorted(by_call.items())),
         f"faults staged: {sum(faults.values())}",
         "  " + ", ".join(f"{kind} {n}" for kind, n in sorted(faults.items())),
-        f"two pods of one resource billed together {len(together)} time(s), at most {longest[0]:.2f} s "
-        f"(allowed then {longest[1]:.2f} s)",
+        f"two pods of one resource billed together {len(together)} time(s), at most {took:.2f} s "
+        f"({where}allowed {allowed:.2f} s)",
         f"promises broken: {len(violations)}" + (f" in {len({v.split()[1] for v in violations})} seed(s)"
                                                  if violations else ""),
     ]

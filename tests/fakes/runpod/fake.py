@@ -45,6 +45,7 @@ class FakeRunPod:
         self.fault_book = FaultBook()
         self.landings = Landings()
         self.requests_log: list[RecordedRequest] = []
+        self.in_flight: dict[int, RecordedRequest] = {}  # arrived, not answered yet (status 0 until then)
         self._stopping = threading.Event()
         self.router = Router()
         PodRoutes(self.cloud, self.landings).register(self.router)
@@ -106,9 +107,16 @@ class FakeRunPod:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def record(self, request: RecordedRequest) -> None:
+    def arrived(self, request: RecordedRequest) -> None:
+        with self.cloud.lock:
+            self.in_flight[id(request)] = request
+
+    def record(self, request: RecordedRequest, arrival: RecordedRequest | None = None) -> None:
+        """The request answered (logged before the answer is written, so a test that got it sees the call)."""
         with self.cloud.lock:
             self.requests_log.append(request)
+            if arrival is not None:
+                self.in_flight.pop(id(arrival), None)
 
     # ---- staging faults --------------------------------------------------------------------------------------
 

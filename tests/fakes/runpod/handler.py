@@ -26,6 +26,7 @@ _RATE_LIMIT_HEADERS = {"RateLimit": '"minute";r=59;t=60', "RateLimit-Policy": '"
 class Handler(BaseHTTPRequestHandler):
     fake: FakeRunPod  # set on the subclass each server makes
     _request: tuple[str, str, dict[str, list[str]], Any, bool, float]
+    _arrival: RecordedRequest
     server_version = "fake-runpod/2.9"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read `requests_log`
@@ -54,6 +55,8 @@ class Handler(BaseHTTPRequestHandler):
             body = raw.decode("utf-8", "replace")
         authorized = self.headers.get("Authorization") == f"Bearer {self.fake.api_key}"
         self._request = (method, path, query, body, authorized, started)
+        self._arrival = RecordedRequest(method, path, query, body, 0, started, authorized, started)
+        self.fake.arrived(self._arrival)
         self._answer(method, path, query, body, authorized)
 
     def _answer(self, method: str, path: str, query: dict[str, list[str]], body: Any, authorized: bool) -> None:
@@ -85,7 +88,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _record(self, status: int) -> None:
         method, path, query, body, authorized, started = self._request
-        self.fake.record(RecordedRequest(method, path, query, body, status, self.fake.clock(), authorized, started))
+        self.fake.record(RecordedRequest(method, path, query, body, status, self.fake.clock(), authorized, started),
+                         self._arrival)
 
     def _send_fault(self, fault: Fault, body: Any) -> None:
         if fault.drop:  # the connection closes with no answer at all
