@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 
@@ -32,9 +33,10 @@ def summary(outcomes: Sequence[Outcome], elapsed_s: float, jobs: int) -> str:
         "failed with a named cause",
         "  " + ", ".join(f"{call} {n} ({failed[call]} failed)" for call, n in sorted(by_call.items())),
         f"faults staged: {sum(faults.values())}",
-        "  " + ", ".join(f"{kind} {n}" for kind, n in sorted(faults.items())),
+        textwrap.fill(", ".join(f"{kind} {n}" for kind, n in sorted(faults.items())), 110,
+                      initial_indent="  ", subsequent_indent="  "),
         f"two pods of one resource billed together {len(together)} time(s), at most {took:.2f} s "
-        f"({where}allowed {allowed:.2f} s)",
+        f"({where}allowed {allowed:.2f} s)" if together else "two pods of one resource never billed together",
         f"promises broken: {len(violations)}" + (f" in {len({v.split()[1] for v in violations})} seed(s)"
                                                  if violations else ""),
     ]
