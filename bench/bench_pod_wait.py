@@ -20,7 +20,7 @@ import time
 
 from components import tuning
 from components.providers.pod import POD_TYPE, PodProvider
-from tests.fakes.runpod_v2 import FakeRunPod, Timings
+from tests.fakes.runpod import FakeRunPod, Timings
 from tests.provider_host import provider_host
 
 SIMULATED_START_S = 600.0  # 1 minute provisioning + 9 minutes pulling the image and starting vLLM

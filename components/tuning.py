@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = ["HEALTH_POLL", "HEALTH_REQUEST_TIMEOUT", "HEALTH_UNREACHABLE", "KNOBS", "LANDING_GRACE", "POLL_INTERVAL",
-           "READ_TIMEOUT", "RUNPOD_KNOBS", "STOP_TIMEOUT", "Knob", "TuningError", "check", "seconds"]
+           "READ_TIMEOUT", "RETRY_BACKOFF", "RUNPOD_KNOBS", "STOP_TIMEOUT", "Knob", "TuningError", "check",
+           "seconds"]
 
 
 class TuningError(ValueError):
@@ -35,7 +36,10 @@ POLL_INTERVAL = Knob("RUNPOD_POLL_INTERVAL_S", 5.0,
 READ_TIMEOUT = Knob("RUNPOD_READ_TIMEOUT_S", 0.0, "HTTP read timeout of every RunPod call, create included")
 LANDING_GRACE = Knob("RUNPOD_LANDING_GRACE_S", 120.0,
                      "how long a create RunPod never answered may still make a pod that must be found")
-STOP_TIMEOUT = Knob("RUNPOD_STOP_TIMEOUT_S", 120.0, "how long RunPod may take to stop a pod")
+STOP_TIMEOUT = Knob("RUNPOD_STOP_TIMEOUT_S", 120.0, "how long RunPod may take to stop or terminate a pod")
+RETRY_BACKOFF = Knob("RUNPOD_RETRY_BACKOFF_S", 0.5,
+                     "backoff of a retried RunPod call (429 without Retry-After, 502–504): pauses of 0, 2×, 4×, 8× "
+                     "this")
 HEALTH_POLL = Knob("AUTOGLM_HEALTH_POLL_S", 1.0, "longest pause between /health polls")
 # RunPod's pod proxy (Cloudflare) answers 524 to any request slower than 100 s.
 HEALTH_REQUEST_TIMEOUT = Knob("AUTOGLM_HEALTH_REQUEST_TIMEOUT_S", 90.0,
@@ -44,7 +48,7 @@ HEALTH_REQUEST_TIMEOUT = Knob("AUTOGLM_HEALTH_REQUEST_TIMEOUT_S", 90.0,
 HEALTH_UNREACHABLE = Knob("AUTOGLM_HEALTH_UNREACHABLE_S", 120.0,
                           "how long a server on another machine may refuse connections (or its name fail to "
                           "resolve for now) before the health check gives up")
-RUNPOD_KNOBS = (POLL_INTERVAL, READ_TIMEOUT, LANDING_GRACE, STOP_TIMEOUT)
+RUNPOD_KNOBS = (POLL_INTERVAL, READ_TIMEOUT, LANDING_GRACE, STOP_TIMEOUT, RETRY_BACKOFF)
 KNOBS = (*RUNPOD_KNOBS, HEALTH_POLL, HEALTH_REQUEST_TIMEOUT, HEALTH_UNREACHABLE)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.engine import Backend, SimulatedStack
-from tests.fakes.runpod_v2 import DEFAULT_GPU_TYPES, FakeHost, FakeRunPod, Timings, default_hosts
+from tests.fakes.runpod import DEFAULT_GPU_TYPES, FakeHost, FakeRunPod, Timings, default_hosts
 from tests.fakes.vllm import FakeVllm
 from tests.registry import CUDA_130_ENV, LocalRegistry, cuda_image
 

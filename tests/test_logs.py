@@ -12,7 +12,7 @@ import pytest
 
 from components.runpod import RunPodClient
 from tests.conftest import ROOT
-from tests.fakes.runpod_v2 import FakePod, FakeRunPod, Timings
+from tests.fakes.runpod import FakePod, FakeRunPod, Timings
 
 
 @pytest.fixture

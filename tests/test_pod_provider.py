@@ -18,7 +18,7 @@ from components.providers.pod_inputs import POD_INPUTS
 from components.providers.pod_rules import explain
 from components.runpod import PodInfo, RunPodClient
 from tests.conftest import RecordingMocks
-from tests.fakes.runpod_v2 import NO_FREE_GPUS, NO_INSTANCES, FakeRunPod, Timings
+from tests.fakes.runpod import NO_FREE_GPUS, NO_INSTANCES, FakeRunPod, Timings
 from tests.provider_host import Host, HostError, provider_host
 
 L40S, H100, A40 = "NVIDIA L40S", "NVIDIA H100 PCIe", "NVIDIA A40"

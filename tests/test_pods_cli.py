@@ -14,7 +14,7 @@ from components.names import POD_RESOURCE as STACK_POD_RESOURCE
 from components.names import resource_name as pod_name
 from components.pods import age, main
 from tests.conftest import ROOT
-from tests.fakes.runpod_v2 import FakePod, FakeRunPod
+from tests.fakes.runpod import FakePod, FakeRunPod
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from components.runpod import (
     Unauthorized,
     scrub,
 )
-from tests.fakes.runpod_v2 import NO_FREE_GPUS, NO_INSTANCES, FakeRunPod, Timings
+from tests.fakes.runpod import NO_FREE_GPUS, NO_INSTANCES, FakeRunPod, Timings
 
 L40S = "NVIDIA L40S"
 

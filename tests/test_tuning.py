@@ -16,7 +16,7 @@ from components.providers.pod import POD_TYPE, PodProvider
 from components.runpod import RunPodClient
 from components.settings import TuningSettingError
 from tests.conftest import ROOT, committed_stack_config, configure_mocks
-from tests.fakes.runpod_v2 import FakeRunPod, Timings
+from tests.fakes.runpod import FakeRunPod, Timings
 from tests.provider_host import HostError, provider_host
 
 BAD = "abc"

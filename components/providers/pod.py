@@ -20,8 +20,9 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
-from components.providers.base import RunPodProvider
-from components.providers.pod_inputs import POD_INPUTS
+from components.providers.base import RunPodProvider, errors_without_secrets
+from components.providers.pod_end import terminate_pod
+from components.providers.pod_inputs import POD_INPUTS, env_secrets
 from components.providers.pod_ops import PodCall
 from components.providers.pod_placement import Placement
 from components.providers.pod_rules import (
@@ -32,7 +33,7 @@ from components.providers.pod_rules import (
     live_outputs,
     pod_outputs,
 )
-from components.runpod import NotFound
+from components.runpod import NotFound, RunPodClient
 
 __all__ = ["POD_TYPE", "Pod", "PodArgs", "PodError", "PodProvider"]
 
@@ -43,9 +44,12 @@ class PodProvider(RunPodProvider):
     """CRUD of one RunPod GPU pod. Pickled into state by reference: keep the module path and class name
     importable (components.pod re-exports it for state written before this module existed)."""
 
-    def _call(self, props: Mapping[str, Any]) -> PodCall:
-        spec = POD_INPUTS.parse(props)
-        return PodCall(self.client(), spec)
+    def _client(self, *props: Mapping[str, Any]) -> RunPodClient:
+        """A client that scrubs the key and every `env` value of `props` from what it raises."""
+        return self.client(secrets=env_secrets(*props))
+
+    def _call(self, props: Mapping[str, Any], *older: Mapping[str, Any]) -> PodCall:
+        return PodCall(self._client(props, *older), POD_INPUTS.parse(props))
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs, failures = POD_INPUTS.check(news)
@@ -56,29 +60,36 @@ class PodProvider(RunPodProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         call = self._call(props)
+        with errors_without_secrets(call.client, PodError):
+            return self._create(call)
+
+    def _create(self, call: PodCall) -> CreateResult:
         placement = Placement.start(call)
         pod = placement.place()
+        kept = pod.id
         try:
-            pod = call.wait_running(pod)
-            placement.end_duplicates(keep=pod.id)
+            pod = call.wait_running(pod, look_aside=lambda: placement.look_late(keep=kept))
+            placement.settle(keep=kept)
             call.verify_host(pod)
             if not call.spec.running:
                 pod = call.stop(pod)
         except PodError as e:
-            raise PodError(f"{e} {placement.terminate_after_failure(pod.id)}") from None
+            raise PodError(f"{e} {placement.terminate_after_failure(kept)}") from None
         except Exception as e:
-            raise PodError(f"{call.spec.describe()} {pod.id}: {e}. "
-                           f"{placement.terminate_after_failure(pod.id)}") from e
+            raise PodError(f"{call.spec.describe()} {kept}: {e}. "
+                           f"{placement.terminate_after_failure(kept)}") from e
         except BaseException:  # interrupted: still do not leave a billing pod behind
-            call.terminate(pod.id)
+            call.terminate(kept)
             raise
         return CreateResult(pod.id, pod_outputs(POD_INPUTS.plain(call.spec), pod))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            pod = self.client().pods.get(id_)
-        except NotFound:
-            return ReadResult(None, {})
+        client = self._client(props)
+        with errors_without_secrets(client, PodError):
+            try:
+                pod = client.pods.get(id_)
+            except NotFound:
+                return ReadResult(None, {})
         if pod.status == "TERMINATED":
             return ReadResult(None, {})
         if pod.status == "ERROR":
@@ -87,7 +98,11 @@ class PodProvider(RunPodProvider):
         return ReadResult(id_, outs, {k: outs[k] for k in POD_INPUTS.keys if k in outs})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        call = self._call(news)
+        call = self._call(news, olds)  # RunPod may echo the old env as well as the new one
+        with errors_without_secrets(call.client, PodError):
+            return self._update(call, id_, olds)
+
+    def _update(self, call: PodCall, id_: str, olds: dict[str, Any]) -> UpdateResult:
         try:
             pod = call.client.pods.get(id_)
         except NotFound:
@@ -112,10 +127,15 @@ class PodProvider(RunPodProvider):
         return UpdateResult(pod_outputs(POD_INPUTS.plain(call.spec), pod))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        try:
-            self.client().pods.terminate(id_)
-        except NotFound:
-            pulumi.log.info(f"pod {id_} was already gone")
+        """Terminate until RunPod confirms; a pod that may still bill stays in the state (the error says so)."""
+        client = self._client(props)
+        with errors_without_secrets(client, PodError):
+            ended = terminate_pod(client, id_)
+            if ended.outcome == "gone":
+                pulumi.log.info(f"pod {id_} was already gone")
+            elif not ended.confirmed:
+                raise PodError(f"{ended.sentence(str(props.get('name') or id_))} Run `pulumi destroy` (or "
+                               "`pulumi up`) again to retry.")
 
 
 @dataclass

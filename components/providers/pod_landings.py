@@ -9,6 +9,7 @@ lives for one call only: the provider is pickled into state and keeps no per-cal
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,12 +32,14 @@ class Landings:
     unanswered_creates: int = 0
     answered_creates: int = 0
     last_unanswered_at: float = 0.0
+    last_unanswered_error: RunPodError | None = None
     seen: set[str] = field(default_factory=set)
     lookup_error: RunPodError | None = None
 
-    def unanswered(self, at: float) -> None:
+    def unanswered(self, at: float, error: RunPodError) -> None:
         self.unanswered_creates += 1
         self.last_unanswered_at = at
+        self.last_unanswered_error = error
 
     def answered(self, pod_id: str) -> None:
         self.answered_creates += 1
@@ -45,6 +48,15 @@ class Landings:
     def accounted(self) -> bool:
         """Every create that may have made a pod is matched by a pod seen: none can still land."""
         return len(self.seen) >= self.unanswered_creates + self.answered_creates
+
+    def missing(self) -> int:
+        """How many creates may still make a pod nobody has seen."""
+        return max(0, self.unanswered_creates + self.answered_creates - len(self.seen))
+
+    def watching(self, grace_s: float) -> bool:
+        """A create RunPod never answered may still land now: unaccounted, and within `grace_s` of the last."""
+        return (self.unanswered_creates > 0 and not self.accounted()
+                and time.monotonic() < self.last_unanswered_at + grace_s)
 
     def look(self, client: RunPodClient, spec: PodSpec) -> list[PodInfo]:
         """Our pods not terminated, oldest first (one list call; its errors are the caller's)."""

@@ -4,12 +4,15 @@ call lives on the (pickled, shared) provider."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
 
 from components import tuning
 from components.compat import cuda_at_least
+from components.providers.pod_end import RETRIED, terminate_pod
 from components.providers.pod_inputs import PodSpec
 from components.providers.pod_rules import (
     FAILED_STATUSES,
@@ -22,14 +25,13 @@ from components.providers.pod_rules import (
 from components.providers.pod_rules import named as named_input
 from components.providers.pod_rules import setting as setting_of
 from components.runpod import (
+    TRANSIENT,
     Conflict,
     NoCapacity,
     NotFound,
     PodInfo,
     RunPodClient,
     RunPodError,
-    ServerError,
-    TransportError,
 )
 from components.waiting import Deadline, WaitTimedOut, pauses, wait_until
 
@@ -48,18 +50,25 @@ class PodCall:
 
     # ---- waiting ---------------------------------------------------------------------------------------
 
-    def wait_running(self, pod: PodInfo) -> PodInfo:
-        """Poll with backoff until RUNNING; ERROR/EXITED/TERMINATED or the deadline raise with the cause."""
+    def wait_running(self, pod: PodInfo, look_aside: Callable[[], bool] | None = None) -> PodInfo:
+        """Poll with backoff until RUNNING; ERROR/EXITED/TERMINATED or the deadline raise with the cause.
+        `look_aside` runs before each poll while it returns True (pods a lost create may still make, ended as
+        soon as seen): meanwhile the polls keep the first interval instead of backing off."""
         first = tuning.seconds(tuning.POLL_INTERVAL)
         deadline = Deadline(self.spec.ready_timeout_s)
         latest = [pod]
+        aside = [look_aside is not None]
 
         def read() -> PodInfo:
+            if look_aside is not None and aside[0]:
+                aside[0] = look_aside()
             latest.append(self.poll(latest[-1]))
             return latest[-1]
 
+        backoff = pauses(first)
+        gaps = (first if aside[0] else next(backoff) for _ in itertools.count())
         try:
-            pod = wait_until(read, lambda p: p.status == "RUNNING", deadline=deadline, pauses=pauses(first),
+            pod = wait_until(read, lambda p: p.status == "RUNNING", deadline=deadline, pauses=gaps,
                              failed=lambda p: p.status in FAILED_STATUSES, seen=self._progress(deadline),
                              first=lambda: pod)
         except WaitTimedOut as timed_out:
@@ -76,12 +85,13 @@ class PodCall:
         return _Progress(self.spec, deadline)
 
     def poll(self, pod: PodInfo, doing: str = "starting") -> PodInfo:
-        """One status read; a transient failure (after the client's retries) keeps the last known state."""
+        """One status read. A transient failure that outlasted the client's retries (5xx, no answer, a run of
+        429s) keeps the last known state: the caller's deadline, not one read, decides when to give up."""
         try:
             return self.client.pods.get(pod.id)
         except NotFound:
             raise PodError(f"pod {pod.id} disappeared while {doing} (terminated outside this stack?)") from None
-        except (ServerError, TransportError) as e:
+        except TRANSIENT as e:
             pulumi.log.warn(f"pod {pod.id}: status read failed ({e}); polling on")
             return pod
 
@@ -123,17 +133,14 @@ class PodCall:
     # ---- ending it -------------------------------------------------------------------------------------
 
     def terminate(self, pod_id: str) -> str:
-        """Best effort: a failed pod must not bill. Returns the sentence to add to the error."""
-        try:
-            self.client.pods.terminate(pod_id)
-        except NotFound:
-            return f"Pod {pod_id} is already gone, so it does not bill."
-        except RunPodError as e:
-            pulumi.log.error(f"pod {pod_id}: terminate failed ({e})")
-            return (f"Terminating pod {pod_id} failed too ({e}): it bills until you end it "
-                    f"({sweep_hint(self.spec.name)}).")
-        pulumi.log.info(f"pod {pod_id}: terminated")
-        return f"Pod {pod_id} was terminated, so it does not bill."
+        """A failed pod must not bill: terminate it until RunPod confirms (pod_end). Returns the sentence to
+        add to the error."""
+        ended = terminate_pod(self.client, pod_id)
+        if ended.confirmed:
+            pulumi.log.info(f"pod {pod_id}: terminated")
+        else:
+            pulumi.log.error(f"pod {pod_id}: {ended.sentence(self.spec.name)}")
+        return ended.sentence(self.spec.name)
 
     def contain(self, pod_id: str) -> str:
         """After a failed update the pod stays in state (it may hold data): stop it rather than end it."""
@@ -162,8 +169,8 @@ class PodCall:
             try:
                 self.client.pods.action(current.id, "stop")
                 accepted.append(True)
-            except Conflict:
-                pass  # the status moved on, or the pod is busy: the next read tells, and the stop is re-sent
+            except RETRIED as e:  # the next read tells, and the stop is sent again
+                pulumi.log.info(f"pod {current.id}: stop not accepted yet ({e}); asking again")
 
         latest = [pod]
 

@@ -18,6 +18,7 @@ from components.runpod.credentials import (
 )
 from components.runpod.endpoints import EndpointInfo, WorkerInfo, Workers
 from components.runpod.errors import (
+    TRANSIENT,
     BadRequest,
     Conflict,
     Forbidden,
@@ -38,8 +39,8 @@ from components.runpod.pods import NoCapacity, PodInfo
 from components.runpod.volumes import VolumeInfo
 
 __all__ = [
-    "DEFAULT_API_URL", "ENV_SOURCES", "BadRequest", "Conflict", "EndpointInfo", "Forbidden", "GpuOffer",
-    "InsecureApiUrl",
+    "DEFAULT_API_URL", "ENV_SOURCES", "TRANSIENT", "BadRequest", "Conflict", "EndpointInfo", "Forbidden",
+    "GpuOffer", "InsecureApiUrl",
     "InsufficientBalance", "InvalidApiKey", "InvalidRequest", "KeySources", "LogLine", "MissingApiKey",
     "NoCapacity", "NotFound", "PodInfo", "RateLimited", "RunPodClient", "RunPodError", "ServerError",
     "TransportError", "Unauthorized", "VolumeInfo", "WorkerInfo", "Workers", "check_api_key", "check_api_url",

@@ -40,12 +40,14 @@ class RunPodClient:
     def from_env(cls, environ: Mapping[str, str] | None = None, *, api_key: str | None = None,
                  base_url: str | None = None, sources: KeySources = ENV_SOURCES,
                  secrets: tuple[str, ...] = ()) -> RunPodClient:
-        """Key and URL as given, else from `RUNPOD_API_KEY` / `RUNPOD_API_URL`; the read timeout from
-        `RUNPOD_READ_TIMEOUT_S` (components.tuning). TuningError when any RunPod timing variable is unusable."""
+        """Key and URL as given, else from `RUNPOD_API_KEY` / `RUNPOD_API_URL`; the read timeout and the retry
+        backoff from `RUNPOD_READ_TIMEOUT_S` and `RUNPOD_RETRY_BACKOFF_S` (components.tuning). TuningError when
+        any RunPod timing variable is unusable."""
         env = os.environ if environ is None else environ
         tuning.check(tuning.RUNPOD_KNOBS, env)  # every wait's variable, before any call rather than mid-wait
         client = cls(api_key or env.get("RUNPOD_API_KEY"), base_url or env.get("RUNPOD_API_URL"),
-                     sources=sources, secrets=secrets)
+                     sources=sources, secrets=secrets,
+                     backoff_factor_s=tuning.seconds(tuning.RETRY_BACKOFF, env))
         override = tuning.seconds(tuning.READ_TIMEOUT, env)
         if override:
             client.transport.read_timeout_s = client.transport.create_read_timeout_s = override

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BY_STATUS", "BadRequest", "Conflict", "Forbidden", "InsecureApiUrl", "InsufficientBalance",
+__all__ = ["BY_STATUS", "TRANSIENT", "BadRequest", "Conflict", "Forbidden", "InsecureApiUrl", "InsufficientBalance",
            "InvalidApiKey", "InvalidRequest", "MissingApiKey", "NotFound", "RateLimited", "RunPodError",
            "ServerError", "TransportError", "Unauthorized"]
 
@@ -76,3 +76,6 @@ BY_STATUS: dict[int, type[RunPodError]] = {
     400: BadRequest, 401: Unauthorized, 402: InsufficientBalance, 403: Forbidden, 404: NotFound,
     409: Conflict, 422: InvalidRequest, 429: RateLimited,
 }
+
+# Failures that say nothing about the request itself: the same call may well succeed a moment later.
+TRANSIENT: tuple[type[RunPodError], ...] = (RateLimited, ServerError, TransportError)

@@ -2,14 +2,15 @@
 
 The stream stays open after its backfill, so unless `follow` a read stops after `limit` events, `idle_s`
 without an event, or `max_s` in all. With `follow` it reconnects with `Last-Event-ID` whenever the stream
-drops or idles, until the caller stops.
+drops or idles, until the caller stops. A pod's log may quote its environment (a start script that echoes
+it, an error that prints the failing line): each line comes back without the transport's secrets.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import requests
@@ -72,7 +73,7 @@ class _SseReader:
                 elif line.startswith("data:"):
                     data.append(line[5:].lstrip())
                 elif not line and data:
-                    event = _log_event("\n".join(data), event_id)
+                    event = _log_event("\n".join(data), event_id, self.transport.scrub)
                     event_id, data = "", []
                     if event is not None:
                         self.last_event_id = event.event_id or self.last_event_id
@@ -101,12 +102,12 @@ def _lines(response: requests.Response) -> Iterator[str]:
         yield pending.decode("utf-8", "replace")
 
 
-def _log_event(data: str, event_id: str) -> LogLine | None:
+def _log_event(data: str, event_id: str, scrub: Callable[[str], str]) -> LogLine | None:
     try:
         payload = json.loads(data)
     except ValueError:
         return None
     if not isinstance(payload, dict):
         return None
-    return LogLine(source=str(payload.get("source", "")), line=str(payload.get("line", "")),
+    return LogLine(source=str(payload.get("source", "")), line=scrub(str(payload.get("line", ""))),
                    ts=str(payload.get("ts", "")), event_id=event_id)

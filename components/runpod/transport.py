@@ -21,6 +21,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from components import tuning
 from components.http_retry import BoundedRetry, retry_after_seconds
 from components.runpod.credentials import DEFAULT_API_URL, ENV_SOURCES, KeySources, check_api_key, check_api_url, scrub
 from components.runpod.errors import BY_STATUS, MissingApiKey, RunPodError, ServerError, TransportError
@@ -32,7 +33,7 @@ READ_TIMEOUT_S = 30.0
 # RunPod's own sample gives a create 60 s: placement can be slow, and a timeout there costs a lookup.
 CREATE_READ_TIMEOUT_S = 60.0
 RETRIES = 4
-BACKOFF_FACTOR_S = 0.5
+BACKOFF_FACTOR_S = tuning.RETRY_BACKOFF.default
 USER_AGENT = "autoglm-runpod/0.2 (+pulumi dynamic provider)"
 _TAGS = re.compile(r"<[^>]+>")
 
