@@ -31,8 +31,7 @@ OFFERS = [
 
 def fits(gpu: str) -> str | None:
     """The stack's compatibility rules for AutoGLM at 25480 tokens on one GPU."""
-    problems = compat.check_plan("0.12.0", [gpu], 1, "zai-org/AutoGLM-Phone-9B", 25480)
-    return problems[0].message if problems else None
+    return compat.gpu_problem("0.12.0", gpu, 1, "zai-org/AutoGLM-Phone-9B", 25480)
 
 
 def test_auto_alone_takes_every_type_that_fits_and_is_free_cheapest_first() -> None:

@@ -19,7 +19,7 @@ from components.compat.models import (
 from components.compat.releases import architecture_fix, cuda_floor, runs_on, split_tag, tag_problem
 from components.compat.versions import parse_version
 
-__all__ = ["Problem", "check_plan", "network_volume_problem"]
+__all__ = ["Problem", "check_plan", "gpu_problem", "network_volume_problem"]
 
 
 @dataclass(frozen=True)
@@ -120,3 +120,11 @@ def _architecture_problems(vllm_version: str, gpus: Sequence[GpuType]) -> list[P
 def network_volume_problem(cloud: str) -> str | None:
     """Why a network volume cannot be used in `cloud` (None when it can)."""
     return None if cloud == "SECURE" else "RunPod network volumes exist only in Secure Cloud"
+
+
+def gpu_problem(vllm_version: str, gpu_type_id: str, gpu_count: int, model: str, max_model_len: int) -> str | None:
+    """Why one GPU type cannot serve `model` with this vLLM image (VRAM, bf16, kernels), or None when it can:
+    the same rules as `check_plan`, for one candidate of the live catalog."""
+    problems = [p for p in check_plan(vllm_version, [gpu_type_id], gpu_count, model, max_model_len)
+                if p.setting in ("gpuTypes", "vllmVersion")]
+    return problems[0].message if problems else None

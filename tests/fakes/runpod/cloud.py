@@ -21,6 +21,7 @@ from typing import Any
 from tests.fakes.runpod.model import (
     ACTIONS_BY_STATUS,
     NO_FREE_GPUS,
+    FakeDataCenter,
     FakeGpuType,
     FakeHost,
     FakePod,
@@ -45,8 +46,10 @@ class Cloud:
     """Everything the fake knows, guarded by `lock`; `log_added` wakes the log streams."""
 
     def __init__(self, *, gpu_types: Iterable[FakeGpuType], hosts: Iterable[FakeHost], timings: Timings,
-                 image_cuda: Mapping[str, str], forget_terminated: bool, clock: Callable[[], float]) -> None:
+                 image_cuda: Mapping[str, str], forget_terminated: bool, clock: Callable[[], float],
+                 data_centers: Iterable[FakeDataCenter] = ()) -> None:
         self.gpu_types = {g.id: g for g in gpu_types}
+        self.data_centers = {dc.id: dc for dc in data_centers}
         self.hosts = list(hosts)
         self.timings = timings
         self.image_cuda = dict(image_cuda)  # image -> the CUDA its NVIDIA_REQUIRE_CUDA demands

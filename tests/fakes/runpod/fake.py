@@ -15,8 +15,10 @@ from tests.fakes.runpod.faults import Fault, FaultBook
 from tests.fakes.runpod.handler import Handler
 from tests.fakes.runpod.logs import LogRoutes
 from tests.fakes.runpod.model import (
+    DEFAULT_DATA_CENTERS,
     DEFAULT_GPU_TYPES,
     FATES,
+    FakeDataCenter,
     FakeGpuType,
     FakeHost,
     FakePod,
@@ -37,11 +39,12 @@ class FakeRunPod:
                  hosts: Sequence[FakeHost] | None = None, timings: Timings | None = None,
                  image_cuda: Mapping[str, str] | None = None, forget_terminated: bool = True,
                  sse_keepalive_s: float = 0.2, sse_max_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 data_centers: Sequence[FakeDataCenter] = DEFAULT_DATA_CENTERS) -> None:
         self.api_key = api_key
         self.cloud = Cloud(gpu_types=gpu_types or DEFAULT_GPU_TYPES, hosts=default_hosts() if hosts is None else hosts,
                            timings=timings or Timings(), image_cuda=image_cuda or {},
-                           forget_terminated=forget_terminated, clock=clock)
+                           forget_terminated=forget_terminated, clock=clock, data_centers=data_centers)
         self.fault_book = FaultBook()
         self.landings = Landings()
         self.requests_log: list[RecordedRequest] = []

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ACTIONS_BY_STATUS", "BILLING_STATUSES", "DEFAULT_GPU_TYPES", "FATES", "NO_FREE_GPUS", "NO_INSTANCES",
-           "FakeGpuType", "FakeHost", "FakePod", "RecordedRequest", "Timings", "default_hosts", "version"]
+__all__ = ["ACTIONS_BY_STATUS", "BILLING_STATUSES", "DEFAULT_DATA_CENTERS", "DEFAULT_GPU_TYPES", "FATES",
+           "NO_FREE_GPUS", "NO_INSTANCES", "FakeDataCenter", "FakeGpuType", "FakeHost", "FakePod", "RecordedRequest",
+           "Timings", "default_hosts", "version"]
 
 NO_INSTANCES = ("There are no longer any instances available with the requested specifications. "
                 "Please refresh and try again.")
@@ -34,12 +35,29 @@ def version(text: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class FakeGpuType:
+    """A GPU type as the catalog lists it. `pool` is its serverless pool and `price_serverless` the pool's list
+    price per GPU per hour (None: in no pool); `secure`/`community`: offered in that cloud."""
+
     id: str
     name: str
     memory_gb: int
     price_secure: float
     price_community: float
     max_count: int = 8
+    pool: str | None = None
+    price_serverless: float | None = None
+    secure: bool = True
+    community: bool = True
+
+
+@dataclass(frozen=True)
+class FakeDataCenter:
+    """A data center of `/v2/catalog/datacenters`: the network volume tiers it offers."""
+
+    id: str
+    name: str
+    region: str = "NORTH_AMERICA"
+    volume_types: tuple[str, ...] = ("STANDARD",)
 
 
 @dataclass
@@ -121,11 +139,18 @@ class RecordedRequest:
     started: float = 0.0
 
 
+# Pools and serverless prices as RunPod's pricing table has them (flex $/s × 3600), for orientation only.
 DEFAULT_GPU_TYPES = (
-    FakeGpuType("NVIDIA L40S", "L40S", 48, 0.86, 0.79),
-    FakeGpuType("NVIDIA RTX 6000 Ada Generation", "RTX 6000 Ada", 48, 0.77, 0.74),
-    FakeGpuType("NVIDIA H100 PCIe", "H100 PCIe", 80, 2.39, 1.99),
-    FakeGpuType("NVIDIA A40", "A40", 48, 0.40, 0.35),
+    FakeGpuType("NVIDIA L40S", "L40S", 48, 0.86, 0.79, pool="ADA_48_PRO", price_serverless=1.908),
+    FakeGpuType("NVIDIA RTX 6000 Ada Generation", "RTX 6000 Ada", 48, 0.77, 0.74, pool="ADA_48_PRO",
+                price_serverless=1.908),
+    FakeGpuType("NVIDIA H100 PCIe", "H100 PCIe", 80, 2.39, 1.99, pool="ADA_80_PRO", price_serverless=4.176),
+    FakeGpuType("NVIDIA A40", "A40", 48, 0.40, 0.35, pool="AMPERE_48", price_serverless=1.224),
+)
+DEFAULT_DATA_CENTERS = (
+    FakeDataCenter("US-TX-3", "US Texas 3", volume_types=("STANDARD", "HIGH_PERFORMANCE")),
+    FakeDataCenter("EU-RO-1", "EU Romania 1", region="EUROPE"),
+    FakeDataCenter("EU-SE-1", "EU Sweden 1", region="EUROPE", volume_types=("STANDARD", "HIGH_PERFORMANCE")),
 )
 
 
