@@ -1,0 +1,78 @@
+"""The stack served by one RunPod pod: its launch environment, the `Pod`, its URL and its outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.image import cache_env, launch_args, launch_env
+from components.names import resource_name
+from components.providers.pod import Pod, PodArgs
+from components.service.images import ImageChoice
+from components.settings import Secrets, Settings
+
+__all__ = ["SERVED_PORT", "VOLUME_MOUNT_PATH", "PodDeployment"]
+
+SERVED_PORT = "8000/http"
+VOLUME_MOUNT_PATH = "/workspace"
+
+
+class PodDeployment:
+    """`base_url` is the OpenAI-compatible URL; `serving` says whether a health check can probe it now;
+    `triggers` change when the server behind the URL does (a new pod or image)."""
+
+    def __init__(self, name: str, s: Settings, secrets: Secrets, image: ImageChoice,
+                 api_key: pulumi.Output[str] | None, parent: pulumi.Resource) -> None:
+        self.pod = Pod(f"{name}-pod", _pod_args(name, s, secrets, image, api_key), pulumi.ResourceOptions(
+            parent=parent, custom_timeouts=pulumi.CustomTimeouts(create=f"{s.health_timeout_minutes + 10}m")))
+        self.base_url: pulumi.Output[str] = self.pod.endpoint_url.apply(lambda url: f"{url}/v1")
+        self.serving = s.running
+        self.triggers: list[pulumi.Input[str]] = [self.pod.pod_id, image.ref]
+
+    def exports(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "pod_id": self.pod.pod_id,
+            "pod_status": self.pod.status,
+            "gpu_type": self.pod.gpu_type_id,
+            "host_cuda_version": self.pod.cuda_version,
+            "cost_per_hour": self.pod.cost_per_hr,
+        }
+
+
+def _pod_args(name: str, s: Settings, secrets: Secrets, image: ImageChoice,
+              api_key: pulumi.Output[str] | None) -> PodArgs:
+    volume_path = VOLUME_MOUNT_PATH if s.network_volume_id else None
+    env: dict[str, pulumi.Input[str]] = {}
+    args: str | None = None
+    if image.built_by_stack:
+        env.update(launch_env(model=s.model, served_model_name=s.served_model_name, max_model_len=s.max_model_len,
+                              gpu_count=s.gpu_count, volume_mount_path=volume_path))
+    else:
+        args = launch_args(model=s.model, served_model_name=s.served_model_name, max_model_len=s.max_model_len,
+                           gpu_count=s.gpu_count)
+        if volume_path:
+            env.update(cache_env(volume_path))
+    if secrets.hf_token is not None:
+        env["HF_TOKEN"] = secrets.hf_token
+    if api_key is not None:
+        env["VLLM_API_KEY"] = api_key
+    return PodArgs(
+        name=resource_name(s.stack, f"{name}-pod"),
+        image=image.ref,
+        gpu_type_ids=list(s.gpu_types),
+        gpu_count=s.gpu_count,
+        cloud=s.cloud,
+        min_cuda_version=image.facts.cuda_floor,  # the image's own gate, not the table's
+        container_disk_gb=s.container_disk_gb,
+        ports=[SERVED_PORT],
+        env=env,
+        args=args,
+        network_volume_id=s.network_volume_id,
+        volume_mount_path=VOLUME_MOUNT_PATH,
+        registry_auth_id=s.registry_auth_id,
+        max_cost_per_hour=s.max_cost_per_hour,
+        ready_timeout_s=s.health_timeout_minutes * 60,
+        running=s.running,
+    )
