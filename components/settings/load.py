@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pulumi
 
 from components import compat, tuning
@@ -36,7 +38,9 @@ def load_settings() -> tuple[Settings, Secrets]:
     raw = _raw_config()
     settings = parse_settings(raw, pulumi.get_stack())
     return settings, Secrets(hf_token=_secret_output(raw.get("hfToken")),
-                             vllm_api_key=_secret_output(raw.get("vllmApiKey")))
+                             vllm_api_key=_secret_output(raw.get("vllmApiKey")),
+                             runpod_api_key=raw.get("runpodApiKey") or os.environ.get("RUNPOD_API_KEY") or None,
+                             runpod_api_url=raw.get("runpodApiUrl") or os.environ.get("RUNPOD_API_URL") or None)
 
 
 def _secret_output(value: str | None) -> pulumi.Output[str] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pulumi
@@ -54,7 +54,10 @@ class Settings:
 
 @dataclass(frozen=True)
 class Secrets:
-    """Secret settings as secret Outputs (None when unset). The RunPod key is read by the providers themselves."""
+    """Secret settings as secret Outputs (None when unset). The providers read the RunPod key themselves; the
+    program keeps it only for read-only catalog calls (`runpod_api_key`, config first, else RUNPOD_API_KEY)."""
 
     hf_token: pulumi.Output[str] | None
     vllm_api_key: pulumi.Output[str] | None
+    runpod_api_key: str | None = field(default=None, repr=False)
+    runpod_api_url: str | None = None  # for those calls: config, else RUNPOD_API_URL, else None (RunPod's URL)
