@@ -372,6 +372,16 @@ def test_diff_replaces_only_for_what_needs_another_pod(host: Host) -> None:
     assert diff_of(host, outs, image=rpc.UNKNOWN) == (some, ["image"])
 
 
+def test_an_image_runpod_spells_otherwise_is_no_change_and_a_state_holding_its_spelling_heals(host: Host) -> None:
+    digest, other = "sha256:" + "d" * 64, "sha256:" + "e" * 64
+    declared = f"vllm/vllm-openai:v0.12.0@{digest}"
+    _, outs = create(host, image=declared)
+    none, some = provider_pb2.DiffResponse.DIFF_NONE, provider_pb2.DiffResponse.DIFF_SOME
+    healed = {**outs, "image": f"docker.io/vllm/vllm-openai@{digest}"}  # what a refresh used to record
+    assert diff_of(host, healed, image=declared) == (none, [])
+    assert diff_of(host, healed, image=f"vllm/vllm-openai@{other}") == (some, ["image"])
+
+
 def test_update_patches_env_in_place_and_waits_for_running(fake: FakeRunPod, host: Host) -> None:
     pod_id, outs = create(host)
     news = {**{k: outs[k] for k in pod_props()}, "env": {"HF_TOKEN": "hf_rotated"}, "args": "--max-model-len 4096"}

@@ -122,8 +122,6 @@ EQUIVALENT_SPELLINGS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="stack fix pending: components/pod_rules.py live_outputs records RunPod's "
-                   "spelling of the image as drift, so the next up replaces the pod")
 @pytest.mark.parametrize(("declared", "reported"), EQUIVALENT_SPELLINGS,
                          ids=["docker.io prefix", "index.docker.io prefix", "prefix dropped", "tag and digest"])
 def test_refresh_never_turns_an_equivalent_image_spelling_into_a_replacement(world: World, declared: str,

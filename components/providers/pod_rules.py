@@ -13,6 +13,7 @@ from components.compat import cuda_at_least
 from components.names import PROJECT, stack_of
 from components.providers.pod_inputs import POD_INPUTS, proxy_url
 from components.providers.schema import is_unknown
+from components.registry.reference import same_image
 from components.runpod import PodInfo
 
 __all__ = ["FAILED_STATUSES", "STOPPED_STATUSES", "PodError", "diff_inputs", "errored_message", "explain",
@@ -61,8 +62,15 @@ def _needs_new_pod(key: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -
     return False
 
 
+def _same_image(old: Any, new: Any) -> bool:
+    """RunPod may spell the image otherwise than it was given (`docker.io/` added, the tag dropped beside a
+    digest): the same image is no change, whoever spelled it."""
+    return isinstance(old, str) and isinstance(new, str) and same_image(old, new)
+
+
 def diff_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
-    changed = POD_INPUTS.changed(olds, news)
+    changed = [k for k in POD_INPUTS.changed(olds, news)
+               if not (k == "image" and _same_image(olds.get("image"), news.get("image")))]
     replaces = [k for k in changed if _needs_new_pod(k, olds, news)]
     # A pod last seen in ERROR bills without serving: `pulumi up` must act on it (update starts it again, or
     # refuses `running: false` with what to do), never report it unchanged.
@@ -83,11 +91,14 @@ def pod_outputs(inputs: Mapping[str, Any], pod: PodInfo) -> dict[str, Any]:
 
 def live_outputs(old: Mapping[str, Any], pod: PodInfo) -> dict[str, Any]:
     """Outputs refreshed from RunPod: live facts, plus drift in what a pod carries itself (its image,
-    name, args, ports, disk, count, cloud) so the next `pulumi up` puts it back. `env` is kept as declared:
+    name, args, ports, disk, count, cloud) so the next `pulumi up` puts it back; an image RunPod only spells
+    otherwise keeps the declared spelling. `env` is kept as declared:
     RunPod may add variables of its own. A stopped pod (EXITED) records `running: false`; a pod in ERROR
     holds its GPU and bills, so it records `running: true` (and `status: ERROR`), never "stopped"."""
     outs: dict[str, Any] = POD_INPUTS.with_defaults(old)
-    outs.update(name=pod.name, image=pod.image or outs.get("image"), ports=list(pod.ports) or outs.get("ports"),
+    declared = outs.get("image")
+    image = declared if _same_image(declared, pod.image) else pod.image or declared
+    outs.update(name=pod.name, image=image, ports=list(pod.ports) or outs.get("ports"),
                 running=pod.status not in STOPPED_STATUSES)
     if pod.args or outs.get("args"):
         outs["args"] = pod.args
