@@ -208,8 +208,6 @@ def test_destroy_after_a_key_rotation_uses_the_key_of_the_last_up_and_forgets_no
     assert world.runpod.live_pods() == [] and dev.state == {}
 
 
-@pytest.mark.xfail(strict=True, reason="stack fix pending: components/pod.py PodProvider._client prefers the key "
-                   "saved with the last up over RUNPOD_API_KEY, so the new key in the environment cannot help")
 def test_destroy_after_a_key_rotation_works_with_the_new_key_in_the_environment(world: World) -> None:
     dev = keyed_in_config(world)
     dev.destroy(env={"RUNPOD_API_KEY": NEW_KEY})

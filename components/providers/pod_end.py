@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from components import tuning
 from components.providers.pod_rules import sweep_hint
-from components.runpod import TRANSIENT, Conflict, NotFound, PodInfo, RunPodClient, RunPodError
+from components.runpod import TRANSIENT, Conflict, NotFound, PodInfo, RunPodClient, RunPodError, Unauthorized
 from components.waiting import Deadline
 
 __all__ = ["RETRIED", "Termination", "terminate_pod"]
@@ -49,8 +49,9 @@ class Termination:
             rate = f" (${self.last.cost_per_hr:.2f}/h)" if self.last.cost_per_hr else ""
             return (f"Terminating pod {pod} failed ({self.error}): RunPod still shows it {self.last.status}{rate}, "
                     f"and it bills until you end it ({sweep_hint(name)}).")
-        return (f"Terminating pod {pod} failed ({self.error}) and reading it back failed too ({self.look_error}): "
-                f"it may still bill; end it if it is still there ({sweep_hint(name)}).")
+        also = "" if self.look_error is self.error else f" and reading it back failed too ({self.look_error})"
+        return (f"Terminating pod {pod} failed ({self.error}){also}: it may still bill; end it if it is still there "
+                f"({sweep_hint(name)}).")
 
 
 def terminate_pod(client: RunPodClient, pod_id: str) -> Termination:
@@ -64,6 +65,8 @@ def terminate_pod(client: RunPodClient, pod_id: str) -> Termination:
             return Termination(pod_id, "ended")
         except NotFound:  # after a failed DELETE, ours went through
             return Termination(pod_id, "gone" if error is None else "ended")
+        except Unauthorized as e:  # a read would be refused as well
+            return Termination(pod_id, "unknown", e, look_error=e)
         except RunPodError as e:
             error = e
         last, look_error = _look(client, pod_id)
