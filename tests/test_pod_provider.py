@@ -79,8 +79,8 @@ def test_check_names_each_bad_property_and_the_fix(host: Host) -> None:
     assert set(reasons) == {"name", "gpu_type_ids", "gpu_count", "cloud", "min_cuda_version", "container_disk_gb",
                             "ports", "env", "volume_mount_path", "max_cost_per_hour", "ready_timeout_s", "running",
                             "network_volume_id"}
-    assert reasons["min_cuda_version"] == ("min_cuda_version (the CUDA floor of the vLLM image, from "
-                                           'autoglm-runpod:vllmVersion) must be a CUDA version as major.minor, '
+    assert reasons["min_cuda_version"] == ("min_cuda_version (the CUDA floor the image's config declares in "
+                                           'NVIDIA_REQUIRE_CUDA) must be a CUDA version as major.minor, '
                                            'e.g. "12.9"')
     assert reasons["gpu_type_ids"].startswith("gpu_type_ids (autoglm-runpod:gpuTypes) must list")
     assert reasons["cloud"] == "cloud (autoglm-runpod:cloud) must be SECURE or COMMUNITY"
@@ -288,9 +288,10 @@ def test_a_cuda_mismatch_is_diagnosed_and_the_pod_terminated(fake: FakeRunPod, h
     assert "turned ERROR" in message
     assert "the host's NVIDIA driver is too old for the image" in message
     assert "cuda>=12.9" in message
-    assert ("The pod must request the image's CUDA floor, and it requested CUDA ≥ 12.8 (min_cuda_version (the CUDA "
-            "floor of the vLLM image, from autoglm-runpod:vllmVersion)): check that autoglm-runpod:vllmVersion is "
-            "the vLLM version the image was built from") in message
+    assert ("The pod requested CUDA ≥ 12.8 (min_cuda_version (the CUDA floor the image's config declares in "
+            "NVIDIA_REQUIRE_CUDA)), read from the image's config before the pod was created, so the image RunPod "
+            "pulled is not the one that was read (a tag that moved?): pin autoglm-runpod:image by digest") in message
+    assert "vllmVersion" not in message, "the floor comes from the image, not from the release table"
     assert "was terminated, so it does not bill" in message
     assert fake.billing_pods() == []
     assert fake.calls("GET", r"/v2/pods/.+/logs")[0].query["source"] == ["system"]
@@ -584,6 +585,16 @@ def test_a_disk_full_or_a_failed_pull_names_the_setting_to_change() -> None:
     assert explain(["pull access denied for acme/autoglm-vllm"], pod) == (
         f"RunPod could not pull {IMAGE}: check the image reference (autoglm-runpod:image, imageRepository or "
         "promoteFrom) and, for a private registry, registry_auth_id (autoglm-runpod:registryAuthId)")
+
+
+def test_a_cuda_gate_on_a_host_below_the_requested_floor_blames_the_placement() -> None:
+    pod = PodInfo(id="p1", name=NAME, status="ERROR", image=IMAGE, cuda_version="12.8")
+    gate = ["nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.9, please update your driver"]
+    cause = explain(gate, pod, "12.9")
+    assert cause.endswith("The pod requested CUDA ≥ 12.9 (min_cuda_version (the CUDA floor the image's config "
+                          "declares in NVIDIA_REQUIRE_CUDA)), so RunPod placed it below the floor it was asked for: "
+                          "run `pulumi up` again")
+    assert "but the host reports 12.8" in cause and "vllmVersion" not in cause
 
 
 def test_reprs_of_checked_inputs_hide_the_secrets() -> None:

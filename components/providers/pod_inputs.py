@@ -119,7 +119,7 @@ class PodSpec:
                             setting=f"{setting('image')}, imageRepository or promoteFrom")
     gpu_type_ids: tuple[str, ...] = spec_field(_check_gpu_types, convert=tuple, setting=setting("gpuTypes"))
     min_cuda_version: str = spec_field(_check_cuda, convert=str,
-                                       setting=f"the CUDA floor of the vLLM image, from {setting('vllmVersion')}")
+                                       setting="the CUDA floor the image's config declares in NVIDIA_REQUIRE_CUDA")
     gpu_count: int = spec_field(_check_positive_int, convert=int, setting=setting("gpuCount"), replaces=True,
                                 default=1)
     cloud: str = spec_field(_check_cloud, convert=str, setting=setting("cloud"), replaces=True, default="SECURE")

@@ -134,12 +134,7 @@ def explain(lines: Sequence[str], pod: PodInfo, min_cuda_version: str | None = N
     """Name the cause of a failed start from the pod's system log, and the setting that fixes it."""
     text, image = "\n".join(lines), pod.image or "the image"
     if m := _CUDA_GATE.search(text):
-        asked = f"requested CUDA ≥ {min_cuda_version}" if min_cuda_version else "requested a lower CUDA floor"
-        return (f"the host's NVIDIA driver is too old for the image: {image} requires CUDA ≥ {m.group(1)} "
-                f"(nvidia-container-cli: unsatisfied condition: cuda>={m.group(1)}) but the host reports "
-                f"{pod.cuda_version or 'an older one'}. The pod must request the image's CUDA floor, and it "
-                f"{asked} ({named('min_cuda_version')}): check that {PROJECT}:vllmVersion is the vLLM version "
-                f"the image was built from, so RunPod only offers hosts with CUDA ≥ {m.group(1)}")
+        return _driver_too_old(m.group(1), pod, min_cuda_version)
     if _PULL_FAILED.search(text):
         return (f"RunPod could not pull {image}: check the image reference ({setting('image')}) and, for a "
                 f"private registry, {named('registry_auth_id')}")
@@ -148,3 +143,18 @@ def explain(lines: Sequence[str], pod: PodInfo, min_cuda_version: str | None = N
     if not lines:
         return "RunPod's system log for it was empty or unreadable"
     return f"the last system log line is {lines[-1]!r}; see the log above"
+
+
+def _driver_too_old(needed: str, pod: PodInfo, asked: str | None) -> str:
+    """The image's CUDA gate refused the host. The pod asked for the floor read from the image's config before
+    it was created: RunPod placed it below that floor, or the image it pulled is not the one that was read."""
+    head = (f"the host's NVIDIA driver is too old for the image: {pod.image or 'the image'} requires CUDA ≥ {needed} "
+            f"(nvidia-container-cli: unsatisfied condition: cuda>={needed}) but the host reports "
+            f"{pod.cuda_version or 'an older one'}")
+    if asked and cuda_at_least(asked, needed):
+        return (f"{head}. The pod requested CUDA ≥ {asked} ({named('min_cuda_version')}), so RunPod placed it below "
+                "the floor it was asked for: run `pulumi up` again")
+    floor = f"CUDA ≥ {asked}" if asked else "a lower CUDA floor"
+    return (f"{head}. The pod requested {floor} ({named('min_cuda_version')}), read from the image's config before "
+            "the pod was created, so the image RunPod pulled is not the one that was read (a tag that moved?): pin "
+            f"{PROJECT}:image by digest (`repo@sha256:…`, as the images this stack builds or promotes are)")
