@@ -12,6 +12,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
 from components.names import POD_RESOURCE as STACK_POD_RESOURCE
+from components.names import provisional_name, stack_of
 from components.names import resource_name as pod_name
 from components.providers.pod import POD_TYPE, Pod, PodArgs, PodError, PodProvider
 from components.providers.pod_inputs import POD_INPUTS
@@ -387,7 +388,7 @@ def test_update_patches_env_in_place_and_waits_for_running(fake: FakeRunPod, hos
     pod_id, outs = create(host)
     news = {**{k: outs[k] for k in pod_props()}, "env": {"HF_TOKEN": "hf_rotated"}, "args": "--max-model-len 4096"}
     updated = host.update(pod_id, outs, news)
-    patch = fake.calls("PATCH", f"/v2/pods/{pod_id}")[0].body
+    patch = fake.calls("PATCH", f"/v2/pods/{pod_id}")[-1].body  # the first one named the created pod
     assert patch == {"env": {"HF_TOKEN": "hf_rotated"}, "args": "--max-model-len 4096"}
     assert (updated["pod_id"], updated["status"], updated["env"]) == (pod_id, "RUNNING", {"HF_TOKEN": "hf_rotated"})
     assert "RUNNING after" in host.stderr().split("updating args, env in place")[1]
@@ -477,7 +478,8 @@ def test_running_false_on_an_errored_pod_does_not_report_it_stopped_while_it_bil
     assert f"pod {pod_id} ({NAME}) is in ERROR" in message and "bills $0.86/h" in message
     assert "running (autoglm-runpod:running) false cannot end the billing" in message
     assert "`pulumi up --replace <the pod's URN>`" in message and "`pulumi destroy`" in message
-    assert fake.calls("PATCH") == [] and fake.calls("POST", "/v2/pods/.+/action")[-1].body == {"action": "start"}
+    renames = [c for c in fake.calls("PATCH") if c.body == {"name": NAME}]  # the create's
+    assert fake.calls("PATCH") == renames and fake.calls("POST", "/v2/pods/.+/action")[-1].body == {"action": "start"}
     assert [p.id for p in fake.billing_pods()] == [pod_id]  # still billing, and the error said so
 
 
@@ -610,6 +612,15 @@ def test_pod_name_is_deterministic_and_within_runpods_limit() -> None:
     assert pod_name("dev", "svc-pod") == "autoglm-runpod-dev-svc-pod"
     long = pod_name("dev", "x" * 300)
     assert len(long) == 191 and long == pod_name("dev", "x" * 300) and long != pod_name("dev", "x" * 301)
+
+
+def test_a_provisional_name_is_within_runpods_limit_and_never_a_final_name() -> None:
+    assert provisional_name("autoglm-runpod-dev-autoglm-pod") == "autoglm-runpod-dev-autoglm-pod-creating"
+    assert stack_of("autoglm-runpod-dev-autoglm-pod-creating") == stack_of("autoglm-runpod-dev-autoglm-pod") == "dev"
+    long = pod_name("s" * 200, STACK_POD_RESOURCE)
+    creating = provisional_name(long)
+    assert len(creating) == 191 and creating.endswith("-creating") and creating != provisional_name(long + "x")
+    assert not any(pod_name(stack, STACK_POD_RESOURCE) == creating for stack in ("s" * 200, "s" * 190, "dev-creating"))
 
 
 @pulumi.runtime.test

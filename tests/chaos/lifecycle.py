@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.names import provisional_name
 from components.providers.pod import POD_TYPE, PodProvider
 from components.providers.pod_inputs import POD_INPUTS
 from tests.chaos import knobs
@@ -65,7 +66,7 @@ class _Run:
         self.fake.faults.clear()
         for state in [*self.replaced, *([self.state] if self.state else [])]:
             self.delete(len(self.plan.steps), "cleanup delete", state)
-        left = self.fake.pods_named(knobs.NAME)
+        left = self.fake.pods_named(knobs.NAME) + self.fake.pods_named(provisional_name(knobs.NAME))
         if left:
             self.violation(len(self.plan.steps), f"after the last delete pods still live: "
                                                   f"{[(p.id, p.status) for p in left]}")
@@ -149,7 +150,7 @@ class _Run:
     def call(self, index: int, label: str, call: str, pod_id: str | None, running: bool,
              make: Callable[[], tuple[str, dict[str, Any]]]) -> Observation:
         obs = Observation(index, label, call, self.fake.clock(), frozenset(self.fake.pods), pod_id=pod_id,
-                          running=running)
+                          running=running, names_before={p.id: p.name for p in self.fake.live_pods()})
         logged = len(self.host.stderr_lines)
         try:
             got_id, outs = make()
