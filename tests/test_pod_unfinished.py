@@ -29,7 +29,7 @@ def fake() -> Iterator[FakeRunPod]:
 @pytest.fixture
 def host(fake: FakeRunPod) -> Iterator[Host]:
     env = {"RUNPOD_API_URL": fake.base_url, "RUNPOD_API_KEY": fake.api_key, "RUNPOD_POLL_INTERVAL_S": "0.02",
-           "RUNPOD_STOP_TIMEOUT_S": "1"}
+           "RUNPOD_STOP_TIMEOUT_S": "1", "RUNPOD_RETRY_BACKOFF_S": "0.01"}
     with provider_host(PodProvider(), POD_TYPE, env=env) as h:
         yield h
 
@@ -65,7 +65,7 @@ def test_refresh_and_delete_end_what_an_unfinished_create_left(fake: FakeRunPod,
     first, second = (fake.add_pod(CREATING, gpu_type_id="NVIDIA L40S") for _ in range(2))
     assert host.read(pod_id, outs)[0] == pod_id
     assert fake.status_of(first.id) == "TERMINATED" and fake.status_of(pod_id) == "RUNNING"
-    fake.inject("GET", "/v2/pods", 503, times=10)  # a refresh that cannot list still reads the pod
+    fake.inject("GET", "/v2/pods", 503, times=1000)  # a refresh that cannot list still reads the pod
     assert host.read(pod_id, outs)[0] == pod_id and host.logged("could not look for pods an unfinished create")
     fake.faults.clear()
     host.delete(pod_id, outs)

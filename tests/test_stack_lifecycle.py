@@ -179,6 +179,20 @@ def test_refresh_records_a_pod_in_error_and_the_next_up_starts_it_again(world: W
     dev.destroy()
 
 
+# ---- a destroy RunPod does not confirm ----------------------------------------------------------------------
+
+def test_a_destroy_runpod_does_not_confirm_fails_keeps_the_pod_and_the_next_one_ends_it(world: World) -> None:
+    dev = world.stack("dev", DEV)
+    pod = dev.up()["pod_id"]
+    world.runpod.inject("DELETE", f"/v2/pods/{pod}", 500, times=1000)
+    with pytest.raises(Exception, match="RunPod still shows it RUNNING"):
+        dev.destroy(env={"RUNPOD_STOP_TIMEOUT_S": "0.5"})
+    assert dev.record(POD, "autoglm-pod").id == pod and world.runpod.status_of(pod) == "RUNNING"
+    world.runpod.faults.clear()
+    dev.destroy()  # running it again retries
+    assert world.runpod.live_pods() == [] and dev.state == {}
+
+
 # ---- destroy after the RunPod key was rotated ----------------------------------------------------------------
 
 OLD_KEY, NEW_KEY = "rp_old_key_0123456789", "rp_new_key_9876543210"

@@ -112,11 +112,17 @@ def end_orphans(client: RunPodClient, name: str, pods: Sequence[PodInfo]) -> fro
 
 
 def end_orphans_of(client: RunPodClient, name: str) -> None:
-    """`end_orphans` after a listing of its own, for a refresh or a delete: should the listing fail, they go on."""
-    try:
-        pods = client.pods.list()
-    except RunPodError as e:
-        pulumi.log.warn(f"could not look for pods an unfinished create of {name!r} left ({e}); the next `pulumi up` "
-                        f"or `pulumi refresh` looks again, or {sweep_hint(name)}")
-        return
+    """`end_orphans` after a listing of its own, for a refresh or a delete. The listing is asked again through an
+    outage, until RUNPOD_STOP_TIMEOUT_S; should it still fail, the refresh or delete goes on, and says so."""
+    deadline = Deadline(tuning.seconds(tuning.STOP_TIMEOUT))
+    while True:
+        try:
+            pods = client.pods.list()
+            break
+        except RunPodError as e:
+            if not isinstance(e, TRANSIENT) or deadline.expired():
+                pulumi.log.warn(f"could not look for pods an unfinished create of {name!r} left ({e}); the next "
+                                f"`pulumi up` or `pulumi refresh` looks again, or {sweep_hint(name)}")
+                return
+        time.sleep(min(tuning.seconds(tuning.POLL_INTERVAL), deadline.remaining()))
     end_orphans(client, name, pods)

@@ -64,12 +64,14 @@ class _Run:
             finally:
                 self.settle_step(undo)
         self.fake.faults.clear()
+        end = len(self.plan.steps)
+        if self.fake.pods_named(provisional_name(knobs.NAME)):  # a call that could not list said so: the next up
+            self.create(end, Step("create"), "next up")
         for state in [*self.replaced, *([self.state] if self.state else [])]:
-            self.delete(len(self.plan.steps), "cleanup delete", state)
+            self.delete(end, "cleanup delete", state)
         left = self.fake.pods_named(knobs.NAME) + self.fake.pods_named(provisional_name(knobs.NAME))
         if left:
-            self.violation(len(self.plan.steps), f"after the last delete pods still live: "
-                                                  f"{[(p.id, p.status) for p in left]}")
+            self.violation(end, f"after the last delete pods still live: {[(p.id, p.status) for p in left]}")
 
     def step(self, index: int, step: Step) -> None:
         kind = step.kind
