@@ -38,7 +38,7 @@ def parse_settings(values: Mapping[str, str | None], stack: str) -> Settings:
     model = _model(raw)
     settings = Settings(stack=stack, **model, **_placement(raw, model["model"]), **_image(raw), **_serving(raw),
                         deployment=deployment(raw), serverless=serverless(raw))
-    check_deployment_keys(raw, settings.deployment)
+    check_deployment_keys(raw, settings.deployment, settings.serverless)
     _check_image_source(settings, raw)
     _check_key_choice(settings, raw)
     return settings

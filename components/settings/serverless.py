@@ -52,24 +52,24 @@ def deployment(raw: Raw) -> Deployment:
 
 
 def serverless(raw: Raw) -> Serverless:
-    config = Serverless(workers_min=raw.whole("workersMin"), workers_max=raw.whole("workersMax"),
-                        idle_timeout_s=raw.whole("idleTimeoutSeconds"),
-                        requests_per_worker=raw.whole("requestsPerWorker"), flashboot=raw.flag("flashboot"))
-    if config.workers_min > config.workers_max:
-        raise SettingsError("workersMin", raw.get("workersMin"), f"it is above {PROJECT}:workersMax "
-                            f"({config.workers_max}): RunPod keeps workersMin workers running, and cannot run more "
-                            "than workersMax. Lower workersMin or raise workersMax.")
-    return config
+    return Serverless(workers_min=raw.whole("workersMin"), workers_max=raw.whole("workersMax"),
+                      idle_timeout_s=raw.whole("idleTimeoutSeconds"),
+                      requests_per_worker=raw.whole("requestsPerWorker"), flashboot=raw.flag("flashboot"))
 
 
-def check_deployment_keys(raw: Raw, chosen: Deployment) -> None:
-    """Refuse a key that has no effect in this deployment, unless it is at its default (see the docstring)."""
+def check_deployment_keys(raw: Raw, chosen: Deployment, config: Serverless) -> None:
+    """Refuse a key that has no effect in this deployment, unless it is at its default (see the docstring), and
+    a serverless minimum above its maximum."""
     if chosen == "serverless":
         for key, why in POD_ONLY.items():
             if _differs(raw, key):
                 raise SettingsError(key, raw.get(key), f"it applies to deployment pod only, and this stack deploys "
                                     f"serverless: {why}. Remove it (`pulumi config rm {key}`), or set "
                                     f"{PROJECT}:deployment pod.")
+        if config.workers_min > config.workers_max:
+            raise SettingsError("workersMin", raw.get("workersMin"), f"it is above {PROJECT}:workersMax "
+                                f"({config.workers_max}): RunPod keeps workersMin workers running, and cannot run "
+                                "more than workersMax. Lower workersMin or raise workersMax.")
         return
     for key in SERVERLESS_ONLY:
         if _differs(raw, key):
