@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.engine import SimulatedStack
+from tests.engine_values import is_secret
 from tests.registry import LocalRegistry
 from tests.stack_world import DEV, DIGEST, ENDPOINT, HEALTH, POD, PROD, REPO, World, ops, running_world
 
@@ -49,6 +50,8 @@ def test_dev_serverless_deploys_verifies_and_destroys(world: World) -> None:
     env = created["env"]
     assert (env["PORT"], env["PORT_HEALTH"], env["HEALTH_CHECK_PATH"]) == ("8000", "8000", "/ping")
     assert "VLLM_API_KEY" not in env and out["vllm_api_key"] is None, "the RunPod key is the lock"
+    record = dev.record(ENDPOINT, "autoglm-endpoint")
+    assert is_secret(record.inputs["env"]) and is_secret(record.outs["env"]), "env is secret in state, as a pod's"
 
     assert out["health"]["status"] == "healthy" and out["workers"]["max"] == 2
     assert out["client_command"] == (f"python main.py --base-url {out['base_url']} --model autoglm-phone-9b "
