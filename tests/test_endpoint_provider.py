@@ -4,7 +4,9 @@ replacement, drift, and deletes."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from typing import Any
 
@@ -37,6 +39,7 @@ def fake() -> Iterator[FakeRunPod]:
 def host_env(fake: FakeRunPod, **extra: str) -> dict[str, str]:
     return {"RUNPOD_API_URL": fake.base_url, "RUNPOD_API_KEY": fake.api_key, "RUNPOD_POLL_INTERVAL_S": "0.02",
             "RUNPOD_RETRY_BACKOFF_S": "0.01", "RUNPOD_LANDING_GRACE_S": "0.5", "RUNPOD_STOP_TIMEOUT_S": "0.5",
+            "RUNPOD_READ_TIMEOUT_S": "2",  # the grace after a lost create is at least the read timeout
             **extra}
 
 
@@ -258,3 +261,19 @@ def test_inputs_schema_names_each_setting_once() -> None:
     assert settings["workers_max"] == "autoglm-runpod:workersMax"
     assert settings["request_count"] == "autoglm-runpod:requestsPerWorker"
     assert ENDPOINT_INPUTS.replace_keys == frozenset({"type"})
+
+
+def test_a_lost_create_while_listing_fails_sends_no_second_create(fake: FakeRunPod, host: Host) -> None:
+    fake.inject("POST", "/v2/serverless", 500, after_apply=True, delay_s=0.5)
+    inputs, _ = host.check(props())
+    with ThreadPoolExecutor(1) as pool:
+        creating = pool.submit(host.create, inputs)
+        deadline = time.monotonic() + 10
+        while not fake.endpoints:  # RunPod made it; its answer (a 500) is still to come
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        fake.inject("GET", "/v2/serverless", 503, times=10_000)
+        with pytest.raises(HostError, match=r"listing endpoints failed .* whether it made one is unknown; no "
+                                            r"other create was sent"):
+            creating.result(timeout=60)
+    assert len(fake.calls("POST", "/v2/serverless")) == 1 and len(fake.endpoints) == 1

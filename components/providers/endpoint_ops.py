@@ -89,7 +89,13 @@ class EndpointCall:
         try:
             found = wait_until(look, lambda made: made is not None and (once or bool(made)), deadline=deadline,
                                pauses=pauses(tuning.seconds(tuning.POLL_INTERVAL), factor=1.0))
-        except WaitTimedOut:
+        except WaitTimedOut as timed_out:
+            if timed_out.last is None:  # never knowing, another create could make a second endpoint
+                raise EndpointError(
+                    f"RunPod answered a create of {self.spec.describe()} with an error, and listing endpoints failed "
+                    f"for {self._grace_s():g} s after it, so whether it made one is unknown; no other create was "
+                    f"sent. RunPod's console (Serverless) shows any endpoint named {self.spec.name!r}: delete it "
+                    "there if this stack's state does not hold it, and run `pulumi up` again.") from None
             return None
         if not found:
             return None
