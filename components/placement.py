@@ -129,14 +129,16 @@ def _auto_candidates(offers: Sequence[GpuOffer], listed: set[str], fits: Fits, c
     return kept, dropped
 
 
-def _nothing_left(dropped: Sequence[Dropped], cloud: str, gpu_count: int) -> str:
+def _nothing_left(dropped: Sequence[Dropped], cloud: str, gpu_count: int, *, serverless: bool = False) -> str:
     priced = [d for d in dropped if d.price_per_hour is not None and "above" in d.reason]
-    head = f"no GPU type in {setting('gpuTypes')} can be tried ({cloud} cloud, {gpu_count} GPU)"
+    where = "RunPod Serverless" if serverless else f"{cloud} cloud"
+    head = f"no GPU type in {setting('gpuTypes')} can be tried ({where}, {gpu_count} GPU)"
     if priced:
         cheapest = min(priced, key=lambda d: d.price_per_hour or 0.0)
+        fewer = f"{setting('workersMax')} or {setting('gpuCount')}" if serverless else setting("gpuCount")
         return (f"{head}: every candidate costs more than {setting('maxCostPerHour')} allows; the cheapest seen is "
                 f"{cheapest.gpu_type_id} at ${cheapest.price_per_hour:.2f}/h. Raise {setting('maxCostPerHour')} to "
-                f"at least {cheapest.price_per_hour:.2f}, or lower {setting('gpuCount')}")
+                f"at least {cheapest.price_per_hour:.2f}, or lower {fewer}")
     reasons = "; ".join(f"{d.gpu_type_id}: {d.reason}" for d in dropped[:8]) or "the catalog lists none"
     return f"{head}: {reasons}. Add GPU types to {setting('gpuTypes')} (or end it with auto), or retry later"
 
@@ -177,7 +179,7 @@ def plan_pools(wanted: Sequence[str], *, offers: Sequence[GpuOffer], fits: Fits,
         else:
             chosen.append(item)
     if not chosen:
-        raise NoCandidate(_nothing_left(dropped, "serverless", gpu_count))
+        raise NoCandidate(_nothing_left(dropped, "SECURE", gpu_count, serverless=True))
     pools = tuple(dict.fromkeys(o.pool for o in chosen if o.pool))
     ids = {o.id for o in chosen}
     excluded = tuple(sorted(o.id for o in offers if o.pool in pools and o.id not in ids))

@@ -17,6 +17,11 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "maxModelLen": (256, 1_048_576),  # below 256 tokens not even the chat template and a screenshot fit
     "containerDiskGb": (10, 4000),
     "healthTimeoutMinutes": (1, 180),
+    # Serverless: RunPod's worker quota grows with the account's balance (5 by default, 60 from $900).
+    "workersMin": (0, 100),
+    "workersMax": (1, 100),  # 0 would leave the endpoint unable to serve (and the health check to pass)
+    "idleTimeoutSeconds": (1, 3600),  # the API's bounds of workers.idleTimeout
+    "requestsPerWorker": (1, 1000),  # REQUEST_COUNT scaling: in-flight requests per worker, at least 1
 }
 
 _HF_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")

@@ -28,6 +28,12 @@ DEFAULTS: dict[str, Any] = {
     "healthTimeoutMinutes": 20,
     "publicEndpoint": False,
     "running": True,
+    "deployment": "pod",
+    "workersMin": 0,
+    "workersMax": 2,
+    "idleTimeoutSeconds": 300,
+    "requestsPerWorker": 4,
+    "flashboot": True,
 }
 
 SECRET_KEYS: tuple[str, ...] = ("runpodApiKey", "hfToken", "vllmApiKey")
@@ -37,5 +43,6 @@ KEYS: tuple[str, ...] = (
     "gpuTypes", "gpuCount", "cloud", "vllmVersion", "model", "servedModelName", "maxModelLen",
     "containerDiskGb", "networkVolumeId", "imageRepository", "image", "registryAuthId",
     "healthTimeoutMinutes", "maxCostPerHour", "promoteFrom", "runpodApiUrl", "publicEndpoint", "running",
+    "deployment", "workersMin", "workersMax", "idleTimeoutSeconds", "requestsPerWorker", "flashboot",
     *SECRET_KEYS,
 )

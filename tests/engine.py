@@ -110,10 +110,15 @@ class SimulatedStack:
         return run.outputs
 
     def refresh(self, env: Mapping[str, str | None] | None = None) -> None:
-        with self._host(self._saved_config(), env) as host:
-            deployment = Deployment(self.snapshot, host)
-            self.steps = deployment.steps
-            deployment.refresh()
+        used: list[Host] = []
+        try:
+            with self._host(self._saved_config(), env) as host:
+                used.append(host())
+                deployment = Deployment(self.snapshot, host)
+                self.steps = deployment.steps
+                deployment.refresh()
+        finally:  # what the CLI shows of the reads (a provider's warnings)
+            self.log = "".join(h.stderr() for h in used)
 
     def destroy(self, env: Mapping[str, str | None] | None = None) -> None:
         with self._host(self._saved_config(), env) as host:

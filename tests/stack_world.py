@@ -4,9 +4,10 @@ on 127.0.0.1.
 The fake RunPod lists a 12.8-driver host first for every GPU type (then 12.9, then 13.0), and the built image
 demands CUDA 12.9 there: only the pod's CUDA floor, read from the image's config in the registry, keeps it off
 the old host. The fake vLLM stands in for the pod's proxy URL and enforces the key the fake RunPod received in
-the pod's environment. What DNS does for ghcr.io, the input rewrite does for the loopback registry. Plugin
-resources answer like their plugins: the image build's Command prints buildx's metadata, RandomPassword makes a
-new password per create.
+the pod's environment; for a serverless endpoint it stands behind the fake's load balancer, which answers for
+`https://{id}.api.runpod.ai` on loopback. What DNS does for ghcr.io, the input rewrite does for the loopback
+registry. Plugin resources answer like their plugins: the image build's Command prints buildx's metadata,
+RandomPassword makes a new password per create.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.service.live_catalog import live_offers
 from tests.engine import Backend, SimulatedStack
-from tests.fakes.runpod import DEFAULT_GPU_TYPES, FakeHost, FakeRunPod, Timings, default_hosts
+from tests.fakes.runpod import DEFAULT_GPU_TYPES, FakeHost, FakeRunPod, LoadBalancer, Timings, default_hosts
 from tests.fakes.vllm import FakeVllm
 from tests.registry import CUDA_130_ENV, LocalRegistry, cuda_image
 
 POD = "pulumi-python:dynamic/runpod:Pod"
+ENDPOINT = "pulumi-python:dynamic/runpod:Endpoint"
 HEALTH = "pulumi-python:dynamic/vllm:HealthCheck"
 FACTS = "pulumi-python:dynamic/registry:ImageFacts"
 COMMAND = "command:local:Command"
@@ -46,6 +49,7 @@ class World:
     vllm: FakeVllm
     registry: LocalRegistry
     env: dict[str, str]  # what the CLI's environment gives every provider host
+    balancer: LoadBalancer  # {id}.api.runpod.ai of every serverless endpoint, in front of the vLLM fake
     backend: Backend = field(default_factory=Backend)
 
     def stack(self, name: str, config: dict[str, Any], env: dict[str, str] | None = None,
@@ -58,11 +62,21 @@ class World:
         stack.hooks[PASSWORD] = lambda args: {"result": f"generated-{name}-key-{secrets.token_hex(16)}"}
         return stack
 
+    def serverless(self, config: dict[str, Any]) -> dict[str, Any]:
+        """`config` deployed serverless, with the RunPod key and URL in the stack's config (the program reads the
+        catalog with them; set `secret_keys={"runpodApiKey"}`)."""
+        return {**config, "deployment": "serverless", "runpodApiKey": self.runpod.api_key,
+                "runpodApiUrl": self.runpod.base_url}
+
     def route(self, typ: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        """What DNS and the RunPod proxy do: ghcr.io is the loopback registry, and the pod's URL reaches its
-        server, which knows the pod's key."""
+        """What DNS and the RunPod proxy do: ghcr.io is the loopback registry, the pod's URL reaches its server,
+        which knows the pod's key, and an endpoint's URL its load balancer."""
         if typ == FACTS and isinstance(inputs.get("image"), str):
             return {**inputs, "image": f"{self.registry.host}/{_registry_path(inputs['image'])}"}
+        endpoint = self.runpod.endpoints.get(inputs.get("endpoint_id") or "") if typ == HEALTH else None
+        if endpoint is not None:
+            self.vllm.behaviour.api_key = endpoint.body["env"].get("VLLM_API_KEY")
+            return {**inputs, "base_url": self.balancer.url(endpoint.id) + "/v1"}
         pod_id = inputs.get("triggers", [None])[0]
         if typ != HEALTH or pod_id not in self.runpod.pods:  # preview: the pod id is not known yet
             return inputs
@@ -85,10 +99,12 @@ def running_world(registry: LocalRegistry, docker_config: Path) -> Iterator[Worl
     (docker_config / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": auth}}}))
     image_cuda = {f"{REPO}@{DIGEST}": "12.9", f"{CU13_REPO}@{CU13_IMAGE.digest}": "13.0"}
     hosts = default_hosts() + [FakeHost(g.id, "13.0", 8, "EU-SE-1") for g in DEFAULT_GPU_TYPES]
+    live_offers.cache_clear()  # the program's catalog reads are cached per process; each world is a new RunPod
     with FakeRunPod(image_cuda=image_cuda, hosts=hosts, timings=Timings(0.05, 0.1)) as runpod, \
             FakeVllm(load_delay_s=0.3) as vllm:
         yield World(runpod, vllm, registry, {**TUNING, "DOCKER_CONFIG": str(docker_config),
-                                             "RUNPOD_API_URL": runpod.base_url, "RUNPOD_API_KEY": runpod.api_key})
+                                             "RUNPOD_API_URL": runpod.base_url, "RUNPOD_API_KEY": runpod.api_key},
+                    runpod.balancer(vllm.base_url))
 
 
 def _registry_path(image: str) -> str:

@@ -413,3 +413,23 @@ def test_cli_bad_usage_exits_2(args, env, message):
     result = run_cli(*args, env=env)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_cli_checks_a_serverless_endpoint_through_its_load_balancer_with_the_runpod_key():
+    from tests.fakes.runpod import FakeRunPod
+
+    with FakeRunPod(worker_init_s=0.05) as runpod, FakeVllm() as fake:
+        balancer = runpod.balancer(fake.base_url)
+        made = runpod.fleet.add({"name": "e", "type": "LOAD_BALANCER", "image": "i", "env": {},
+                                 "gpu": {"pools": ["ADA_48_PRO"], "count": 1}, "workers": {"min": 0, "max": 1}})
+        url = balancer.url(made.id) + "/v1"
+        result = run_cli("--serverless", "--base-url", url, "--model", MODEL, "--api-key-env", "RP_KEY",
+                         "--timeout", "20", env={"RP_KEY": runpod.api_key})
+        refused = run_cli("--serverless", "--base-url", url, "--model", MODEL, "--api-key-env", "RP_KEY",
+                          env={"RP_KEY": "rpa_not_the_key_000"})
+        no_key = run_cli("--serverless", "--base-url", url, "--model", MODEL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert balancer.routed(made.id)[0].status == 400, "the first /ping woke a worker"
+    assert refused.returncode == 1 and "GET /ping answered 401" in refused.stdout.splitlines()[-1]
+    assert no_key.returncode == 2 and "--serverless needs --api-key-env" in no_key.stderr
+    assert runpod.api_key not in result.stdout + result.stderr

@@ -69,7 +69,8 @@ def test_the_commands_import_neither_pulumi_nor_requests_they_do_not_use(command
 
 def test_provider_modules_and_the_probe_import_without_side_effects() -> None:
     done = python("-c", "import components.providers.pod, components.health.resource, components.health.probing, "
-                        "components.pod, components.health, components.providers.image_facts, components.registry; "
+                        "components.pod, components.health, components.providers.image_facts, components.registry, "
+                        "components.providers.endpoint, components.health.workers; "
                         "print('imported')")
     assert (done.returncode, done.stdout, done.stderr) == (0, "imported\n", "")
 

@@ -102,3 +102,48 @@ def test_a_crlf_key_exits_1_without_printing_it_or_calling_runpod(fake: FakeRunP
     assert "RUNPOD_API_KEY" in done.stderr and "carriage return" in done.stderr
     assert fake.api_key not in done.stdout + done.stderr
     assert fake.requests_log == []
+
+
+# ---- serverless workers -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def worker(fake: FakeRunPod) -> tuple[str, str]:
+    client = RunPodClient(fake.api_key, fake.base_url)
+    made = client.endpoints.create({
+        "name": "autoglm-runpod-dev-autoglm-endpoint", "type": "LOAD_BALANCER", "image": "vllm/vllm-openai:v0.12.0",
+        "gpu": {"pools": ["ADA_48_PRO"], "minCudaVersion": "12.9"}, "workers": {"min": 1, "max": 1, "idleTimeout": 60},
+        "scaling": {"type": "REQUEST_COUNT", "requestCount": 4}})
+    deadline = time.monotonic() + 5
+    while [w.status for w in fake.workers_of(made.id)] != ["IDLE"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return made.id, fake.workers_of(made.id)[0].id
+
+
+def test_an_endpoint_alone_lists_its_workers_and_how_to_read_one(fake: FakeRunPod, worker: tuple[str, str]) -> None:
+    endpoint_id, worker_id = worker
+    done = logs(fake, "--endpoint", endpoint_id)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["WORKER", "STATUS", "GPU", "DATA", "CENTER", "UPTIME"]
+    assert lines[1].split()[:2] == [worker_id, "IDLE"] and "NVIDIA L40S" in lines[1] and "US-TX-3" in lines[1]
+    assert lines[-1] == f"logs of one: python -m components.logs --endpoint {endpoint_id} --worker {worker_id}"
+
+
+def test_a_workers_log_prints_like_a_pods(fake: FakeRunPod, worker: tuple[str, str]) -> None:
+    endpoint_id, worker_id = worker
+    done = logs(fake, "--endpoint", endpoint_id, "--worker", worker_id, "--tail", "5")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[container] INFO: Application startup complete."
+    assert fake.calls("GET", f"/v2/serverless/{endpoint_id}/workers/{worker_id}/logs")[-1].query == {"tail": ["5"]}
+
+
+def test_an_unknown_worker_and_a_bad_combination_say_what_to_do(fake: FakeRunPod, worker: tuple[str, str]) -> None:
+    endpoint_id, _ = worker
+    done = logs(fake, "--endpoint", endpoint_id, "--worker", "nosuchworker")
+    assert done.returncode == 1 and f"--endpoint {endpoint_id}` lists its workers" in done.stderr
+    assert logs(fake, "--endpoint", "nosuchendpoint").returncode == 1
+    both = logs(fake, "somepod", "--endpoint", endpoint_id)
+    assert both.returncode == 2 and "give a pod id, or --endpoint" in both.stderr
+    assert logs(fake, "--worker", "w1").returncode == 2

@@ -1,5 +1,6 @@
 """Proof that the vLLM server answers: `probing` (the probe, no Pulumi), `target` (where and how to reach a
-server), `report`, `png`, `resource` (the HealthCheck dynamic resource) and `cli` (`python -m components.health`).
+server: a pod, or a serverless endpoint), `workers` (a serverless endpoint's workers while the probe waits),
+`report`, `png`, `resource` (the HealthCheck dynamic resource) and `cli` (`python -m components.health`).
 
 Names are re-exported lazily, so the command and the probe never import Pulumi, and state written before
 this layout (which names `components.health.HealthCheckProvider`) still unpickles.

@@ -15,6 +15,7 @@ from typing import NoReturn, TextIO
 
 from components import tuning
 from components.health.probing import DEFAULT_TIMEOUT_S, probe, tuning_from_env
+from components.health.target import Target
 
 __all__ = ["main"]
 
@@ -31,7 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", required=True, help="server URL, with or without /v1, "
                                                      "e.g. https://<podId>-8000.proxy.runpod.net")
     p.add_argument("--model", required=True, help="the served model name (the pod's --served-model-name)")
-    p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the vLLM API key")
+    p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the vLLM API key (with "
+                                                       "--serverless, the RunPod API key)")
+    p.add_argument("--serverless", action="store_true",
+                   help="a RunPod Serverless endpoint (https://ID.api.runpod.ai): the key goes to every path, and "
+                        "health is /ping (the first request wakes a worker)")
     p.add_argument("--no-image", action="store_true", help="skip the chat request with an image")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                    help="how long to wait for /health (default %(default)g)")
@@ -55,9 +60,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             f"--api-key-env {args.api_key_env}: that environment variable is not set or empty")
     if not args.timeout > 0:
         usage(f"--timeout {args.timeout:g}: give a positive number of seconds")
+    if args.serverless and api_key is None:
+        usage("--serverless needs --api-key-env naming the variable that holds the RunPod API key")
     try:
         request_timeout_s, polling = tuning_from_env()
-        report = probe(args.base_url, args.model, api_key=api_key, image_check=not args.no_image,
+        target = Target.serverless(args.base_url, api_key) if args.serverless and api_key else args.base_url
+        report = probe(target, args.model, api_key=api_key, image_check=not args.no_image,
                        timeout_s=args.timeout, request_timeout_s=request_timeout_s, polling=polling,
                        log=lambda line: print(line, file=err, flush=True))
     except ValueError as e:

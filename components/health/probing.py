@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -37,7 +37,7 @@ from components.health.report import HealthReport
 from components.health.target import API_KEY_SETTING, Target
 from components.waiting import Deadline, WaitTimedOut, pauses, wait_until
 
-__all__ = ["DEFAULT_REQUEST_TIMEOUT_S", "DEFAULT_TIMEOUT_S", "Polling", "model_problem", "probe",
+__all__ = ["DEFAULT_REQUEST_TIMEOUT_S", "DEFAULT_TIMEOUT_S", "NotComing", "Polling", "Watch", "model_problem", "probe",
            "tuning_from_env"]
 
 DEFAULT_TIMEOUT_S = 1200.0  # a fresh host pulls a ~12 GB image and a 20 GB model before vLLM listens
@@ -73,6 +73,25 @@ def tuning_from_env(env: Mapping[str, str] | None = None) -> tuple[float, Pollin
                                     unreachable_grace_s=tuning.seconds(tuning.HEALTH_UNREACHABLE, env))
 
 
+class NotComing(Exception):
+    """Raised by a `Watch`: the server will not become ready by waiting (the message says why and what to do)."""
+
+
+class Watch(Protocol):
+    """What the wait for health also looks at (a serverless endpoint's workers): each not-ready note goes
+    through it, and comes back with its progress added, or it raises `NotComing`."""
+
+    def __call__(self, note: str) -> str: ...
+
+    def advice(self) -> str:
+        """What to change when the deadline passed."""
+        ...
+
+
+POD_ADVICE = ("A fresh host needs 8–20 minutes to pull the image and load the model: raise the timeout, or read the "
+              "pod's logs")
+
+
 class _StepFailed(Exception):
     def __init__(self, step: str, reason: str) -> None:
         super().__init__(reason)
@@ -96,6 +115,7 @@ class _Run:
     polling: Polling
     log: Callable[[str], None]
     deadline: Deadline
+    watch: Watch | None = None
     latencies_ms: dict[str, float] = field(default_factory=dict)
     last_status: int | None = None
     last_body: str | None = None
@@ -124,10 +144,12 @@ class _Run:
 
 def probe(base_url: str | Target, model: str, *, api_key: str | None = None, image_check: bool = True,
           timeout_s: float = DEFAULT_TIMEOUT_S, request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
-          polling: Polling | None = None, log: Callable[[str], None] | None = None) -> HealthReport:
+          polling: Polling | None = None, log: Callable[[str], None] | None = None,
+          watch: Watch | None = None) -> HealthReport:
     """Check that the vLLM server at `base_url` (a URL with or without /v1, or a `Target`) serves `model`
-    and answers chats. `timeout_s` bounds the wait for health; every later request has `request_timeout_s`
-    (< 100 s). Returns a report, healthy or not; raises ValueError only for bad arguments, before any request.
+    and answers chats. `timeout_s` bounds the wait for health, during which `watch` (when given) sees every
+    not-ready poll; every later request has `request_timeout_s` (< 100 s). Returns a report, healthy or not;
+    raises ValueError only for bad arguments, before any request.
     """
     target = base_url if isinstance(base_url, Target) else Target.of(base_url, api_key)
     if problem := model_problem(model):
@@ -138,7 +160,7 @@ def probe(base_url: str | Target, model: str, *, api_key: str | None = None, ima
         raise ValueError(f"the request timeout must be between 0 and {PROXY_LIMIT_S:.0f} s (RunPod's proxy "
                          f"limit), not {request_timeout_s}")
     run = _Run(target, model, request_timeout_s, polling or Polling(), log or (lambda _line: None),
-               Deadline(timeout_s))
+               Deadline(timeout_s), watch)
     try:
         _check_all(run, image_check, timeout_s)
     except _StepFailed as failed:
@@ -197,15 +219,18 @@ def _wait_until_ready(run: _Run, session: requests.Session, timeout_s: float) ->
             last_note, noted_at = note, time.monotonic()
 
     def poll() -> str | None:
-        return _poll_health(run, session, max(0.05, min(HEALTH_REQUEST_TIMEOUT_S, run.deadline.remaining())))
+        note = _poll_health(run, session, max(0.05, min(HEALTH_REQUEST_TIMEOUT_S, run.deadline.remaining())))
+        try:
+            return note if note is None or run.watch is None else run.watch(note)
+        except NotComing as e:
+            raise _StepFailed("health", run.target.redact(str(e))) from None
 
     try:
         wait_until(poll, lambda note: note is None, deadline=run.deadline, pauses=run.polling.delays(), seen=show)
     except WaitTimedOut as timed_out:
-        raise _StepFailed("health", (
-            f"vLLM did not become ready within {timeout_s:g} s ({path} polled {run.health_polls}×; "
-            f"last: {timed_out.last}). A fresh host needs 8–20 minutes to pull the image and load the model: "
-            "raise the timeout, or read the pod's logs")) from None
+        advice = POD_ADVICE if run.watch is None else run.watch.advice()
+        raise _StepFailed("health", (f"vLLM did not become ready within {timeout_s:g} s ({path} polled "
+                                     f"{run.health_polls}×; last: {timed_out.last}). {advice}")) from None
     run.seconds_to_ready = run.deadline.elapsed()
     run.log(f"{path} answered 200 after {run.seconds_to_ready:.1f} s")
 
@@ -225,7 +250,10 @@ def _poll_health(run: _Run, session: requests.Session, timeout_s: float) -> str 
     run.unreachable_since = None
     run.latencies_ms["health"] = _ms_since(t0)
     run.remember(resp)
-    return None if resp.status_code == 200 else f"HTTP {resp.status_code}"
+    if resp.status_code == 401 and run.target.key_on_health:  # the key goes to every path: waiting cannot help
+        raise _StepFailed("health", f"GET {run.target.health_path} answered 401. {run.target.key_refused}")
+    return None if resp.status_code == 200 else f"HTTP {resp.status_code}" + (
+        f" {run.last_body}" if resp.status_code == 400 and run.last_body else "")
 
 
 def _unreachable(run: _Run, failure: ConnectFailure) -> str:
@@ -304,8 +332,7 @@ def _status_reason(run: _Run, what: str, step: str, resp: requests.Response) -> 
             return (f"{what} answered 401: the server requires an API key and none was sent. Set the stack "
                     f"setting {API_KEY_SETTING} (pulumi config set --secret vllmApiKey ...), or give the "
                     "command --api-key-env VAR naming the environment variable that holds the key")
-        return (f"{what} answered 401: the server rejected the API key. The key in {API_KEY_SETTING} (or in "
-                "the --api-key-env variable) does not match the pod's VLLM_API_KEY / --api-key")
+        return f"{what} answered 401: the server rejected the API key. {run.target.key_refused}"
     message = _error_message(run, resp)
     if status == 524:
         return f"{what} answered 524: RunPod's proxy cut the request at 100 s; the server is too slow or stuck"

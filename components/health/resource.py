@@ -2,8 +2,10 @@
 
 The provider runs the probe on create and on any input change; it owns no cloud resource, so delete does
 nothing. The vLLM key is an input (kept secret in state) but never an output: a salted SHA-256 fingerprint
-stands in for it, so a rotated key is noticed. State written before this layout names
-`components.health.HealthCheckProvider`, which stays a (lazy) re-export.
+stands in for it, so a rotated key is noticed. With `endpoint_id` the server is a RunPod Serverless endpoint:
+the probe authenticates with the RunPod key, which the provider reads like the RunPod providers (config, else
+RUNPOD_API_KEY; never an input), and watches the endpoint's workers while it waits (health/workers.py).
+State written before this layout names `components.health.HealthCheckProvider`, which stays a (lazy) re-export.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ import pulumi
 import pulumi.dynamic
 from pulumi.output import contains_unknowns
 
-from components.health.probing import DEFAULT_TIMEOUT_S, model_problem, probe, tuning_from_env
+from components.health.probing import DEFAULT_TIMEOUT_S, Watch, model_problem, probe, tuning_from_env
 from components.health.target import API_KEY_SETTING, Target, api_key_problem, url_problem
+from components.health.workers import WorkerWatch
+from components.providers.base import RunPodProvider
 from components.providers.schema import Schema, spec_field
+from components.runpod import RunPodClient
+from components.stack_config import RUNPOD_KEY_FROM
 
 __all__ = ["HEALTH_INPUTS", "HealthCheck", "HealthCheckArgs", "HealthCheckFailed", "HealthCheckProvider",
            "HealthSpec"]
@@ -52,6 +58,10 @@ def _setting_key_problem(value: object) -> str | None:
     return f"{problem} ({API_KEY_SETTING})" if problem else None
 
 
+def _endpoint_problem(value: object) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "endpoint_id must be a RunPod endpoint id when set"
+
+
 def _triggers_problem(value: object) -> str | None:
     return None if isinstance(value, list) else "triggers must be a list, e.g. [pod id, image ref]"
 
@@ -67,6 +77,7 @@ class HealthSpec:
     timeout_s: float = spec_field(_timeout_problem, convert=float, default=DEFAULT_TIMEOUT_S)
     triggers: tuple[Any, ...] = spec_field(_triggers_problem, convert=tuple, default_factory=tuple)
     enabled: bool = spec_field(_enabled_problem, convert=bool, default=True)
+    endpoint_id: str | None = spec_field(_endpoint_problem, convert=str, default=None)  # serverless: its workers
 
 
 HEALTH_INPUTS: Schema[HealthSpec] = Schema(HealthSpec, reasons_name_the_key=True)
@@ -97,7 +108,19 @@ def _key_changed(old_fingerprint: Any, new_key: Any) -> bool:
     return new_key is None or _fingerprint(str(new_key), _salt(old_fingerprint)) != old_fingerprint
 
 
-def _run_check(props: Mapping[str, Any], old_fingerprint: str | None = None) -> dict[str, Any]:
+def _target(spec: HealthSpec, runpod: Callable[[], RunPodClient]) -> tuple[Target, Watch | None]:
+    """Where the probe goes: a pod's server with the vLLM key, or a serverless endpoint with the RunPod key."""
+    if spec.endpoint_id is None:
+        return Target.of(spec.base_url, spec.api_key), None
+    client = runpod()
+    if not client.transport.api_key:
+        raise HealthCheckFailed(f"no RunPod API key: the health check of serverless endpoint {spec.endpoint_id} "
+                                f"sends it to the endpoint's load balancer ({RUNPOD_KEY_FROM})")
+    return Target.serverless(spec.base_url, client.transport.api_key), WorkerWatch(client, spec.endpoint_id)
+
+
+def _run_check(props: Mapping[str, Any], runpod: Callable[[], RunPodClient],
+               old_fingerprint: str | None = None) -> dict[str, Any]:
     spec = HEALTH_INPUTS.parse(props)
     outs: dict[str, Any] = {**_public(spec), "api_key_fingerprint": _fingerprint(spec.api_key, _salt(old_fingerprint)),
                             "checked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -106,9 +129,9 @@ def _run_check(props: Mapping[str, Any], old_fingerprint: str | None = None) -> 
         return {**outs, **dict.fromkeys(_REPORT_OUTPUTS), "healthy": False, "status": "skipped",
                 "reason": "skipped: enabled is false (the pod is stopped)", "latencies_ms": {}}
     request_timeout_s, polling = tuning_from_env()
-    report = probe(Target.of(spec.base_url, spec.api_key), spec.served_model_name, image_check=spec.image_check,
-                   timeout_s=spec.timeout_s, request_timeout_s=request_timeout_s, polling=polling,
-                   log=pulumi.log.info)
+    target, watch = _target(spec, runpod)
+    report = probe(target, spec.served_model_name, image_check=spec.image_check, timeout_s=spec.timeout_s,
+                   request_timeout_s=request_timeout_s, polling=polling, log=pulumi.log.info, watch=watch)
     if not report.healthy:
         raise HealthCheckFailed(report.diagnosis())
     pulumi.log.info(f"vLLM at {report.base_url} is healthy ({report.elapsed_s:.1f} s)")
@@ -116,9 +139,9 @@ def _run_check(props: Mapping[str, Any], old_fingerprint: str | None = None) -> 
     return {**outs, **{k: data[k] for k in _REPORT_OUTPUTS}, "status": "healthy"}
 
 
-class HealthCheckProvider(pulumi.dynamic.ResourceProvider):
-    """Runs the probe on create and on any input change. Holds no state: the host pickles it into the stack
-    state and calls it from several threads."""
+class HealthCheckProvider(RunPodProvider):
+    """Runs the probe on create and on any input change. Holds no per-call state: the host pickles it into the
+    stack state and calls it from several threads (`configure` gives it the RunPod key, for serverless)."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         _, failures = HEALTH_INPUTS.check(news)
@@ -132,14 +155,14 @@ class HealthCheckProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        return pulumi.dynamic.CreateResult(f"vllm-health-{secrets.token_hex(6)}", _run_check(props))
+        return pulumi.dynamic.CreateResult(f"vllm-health-{secrets.token_hex(6)}", _run_check(props, self.client))
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
         # A refresh does not probe (that can take many minutes, and the pod may be stopped on purpose).
         return pulumi.dynamic.ReadResult(id_, props)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        return pulumi.dynamic.UpdateResult(_run_check(news, olds.get("api_key_fingerprint")))
+        return pulumi.dynamic.UpdateResult(_run_check(news, self.client, olds.get("api_key_fingerprint")))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return None  # nothing was created outside the state
@@ -157,6 +180,7 @@ class HealthCheckArgs:
     timeout_s: pulumi.Input[int] | None = None
     triggers: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
     enabled: pulumi.Input[bool] | None = None
+    endpoint_id: pulumi.Input[str] | None = None  # a serverless endpoint: probed with the RunPod key
 
 
 class HealthCheck(pulumi.dynamic.Resource, module="vllm", name="HealthCheck"):

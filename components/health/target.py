@@ -1,8 +1,9 @@
 """Where a vLLM server answers and how to authenticate to it: what the probe is pointed at.
 
 A pod is reached through RunPod's proxy (`https://{pod}-8000.proxy.runpod.net`): `/health` is open and the
-vLLM key guards `/v1`. Other fronts (a RunPod Serverless load balancer answers `/ping` and wants RunPod's
-key on every path) are other targets; the probe's steps stay the same.
+vLLM key guards `/v1`. A RunPod Serverless load-balancer endpoint (`https://{id}.api.runpod.ai`) wants the
+RunPod key on every path and answers health on `/ping` (the load balancer's own health path). The probe's
+steps stay the same.
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from components.names import setting
+from components.stack_config import RUNPOD_KEY_FROM
 
-__all__ = ["API_KEY_SETTING", "Target", "api_key_problem", "normalize_base_url", "url_problem"]
+__all__ = ["API_KEY_SETTING", "RUNPOD_KEY_REFUSED", "Target", "api_key_problem", "normalize_base_url", "url_problem"]
 
 API_KEY_SETTING = setting("vllmApiKey")
+VLLM_KEY_REFUSED = (f"The key in {API_KEY_SETTING} (or in the --api-key-env variable) does not match the pod's "
+                    "VLLM_API_KEY / --api-key")
+RUNPOD_KEY_REFUSED = (f"RunPod's load balancer refused the RunPod API key ({RUNPOD_KEY_FROM}): use a key with "
+                      "read/write access to this endpoint")
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,7 @@ class Target:
     api_key: str | None = field(default=None, repr=False)
     health_path: str = "/health"
     key_on_health: bool = False
+    key_refused: str = VLLM_KEY_REFUSED  # what a 401 means, and what to fix
 
     @classmethod
     def of(cls, base_url: str, api_key: str | None = None) -> Target:
@@ -33,6 +40,13 @@ class Target:
         if api_key is not None and (problem := api_key_problem(api_key)):
             raise ValueError(problem)
         return cls(normalize_base_url(base_url), api_key)
+
+    @classmethod
+    def serverless(cls, base_url: str, runpod_api_key: str) -> Target:
+        """A serverless load-balancer endpoint at `base_url` (with or without /v1): the RunPod key on every path,
+        health on `/ping` (200 ready; 204 still loading; 400 while no worker is ready)."""
+        return cls(normalize_base_url(base_url), runpod_api_key, health_path="/ping", key_on_health=True,
+                   key_refused=RUNPOD_KEY_REFUSED)
 
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}

@@ -6,36 +6,24 @@ changes) and whether changing it needs a new pod.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from components.compat import network_volume_problem
-from components.names import MAX_NAME, provisional_name, setting
+from components.names import provisional_name, setting
+from components.providers.checks import check_args as _check_args
+from components.providers.checks import check_cuda as _check_cuda
+from components.providers.checks import check_env as _check_env
+from components.providers.checks import check_image as _check_image
+from components.providers.checks import check_name as _check_name
+from components.providers.checks import check_optional_text as _check_optional_text
+from components.providers.checks import check_ports as _check_ports
+from components.providers.checks import check_positive_int as _check_positive_int
+from components.providers.checks import env_map as _env
 from components.providers.schema import Schema, is_unknown, spec_field
 
 __all__ = ["POD_INPUTS", "PodSpec", "env_secrets", "proxy_url"]
-
-_CUDA = re.compile(r"^\d+\.\d+$")
-_PORT = re.compile(r"^(\d{1,5})/(http|tcp)$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer()
-
-
-def _check_name(v: Any) -> str | None:
-    if not isinstance(v, str) or not 1 <= len(v) <= MAX_NAME:
-        return f"must be 1–{MAX_NAME} characters (RunPod's limit); use components.names.resource_name"
-    return None
-
-
-def _check_image(v: Any) -> str | None:
-    if not isinstance(v, str) or not v or any(c.isspace() for c in v):
-        return "must be an image reference without spaces, e.g. docker.io/vllm/vllm-openai:v0.11.0"
-    return None
 
 
 def _check_gpu_types(v: Any) -> str | None:
@@ -45,51 +33,8 @@ def _check_gpu_types(v: Any) -> str | None:
     return None
 
 
-def _check_positive_int(v: Any) -> str | None:
-    return None if _is_int(v) and v >= 1 else "must be a whole number ≥ 1"
-
-
 def _check_cloud(v: Any) -> str | None:
     return None if v in ("SECURE", "COMMUNITY") else "must be SECURE or COMMUNITY"
-
-
-def _check_cuda(v: Any) -> str | None:
-    if not isinstance(v, str) or not _CUDA.match(v):
-        return 'must be a CUDA version as major.minor, e.g. "12.9"'
-    return None
-
-
-def _check_ports(v: Any) -> str | None:
-    if not isinstance(v, list | tuple) or not v:
-        return 'must list ports as "port/proto", e.g. ["8000/http"]'
-    for port in v:
-        m = _PORT.match(port) if isinstance(port, str) else None
-        if m is None or not 1 <= int(m.group(1)) <= 65535:
-            return f'has {port!r}: each port must be "port/http" or "port/tcp" with port 1–65535'
-    if len(set(v)) != len(v):
-        return "lists a port twice"
-    if not any(p.endswith("/http") for p in v):
-        return 'needs an HTTP port for the endpoint URL, e.g. "8000/http"'
-    return None
-
-
-def _check_env(v: Any) -> str | None:
-    if not isinstance(v, dict):
-        return "must be a map of variable names to strings"
-    for key, value in v.items():
-        if not _ENV_NAME.match(key):
-            return f"has {key!r}: variable names are letters, digits and _, not starting with a digit"
-        if not (isinstance(value, str) or is_unknown(value)):
-            return f"{key} must be a string"
-    return None
-
-
-def _check_optional_text(v: Any) -> str | None:
-    return None if v is None or (isinstance(v, str) and v.strip()) else "must be a non-empty string when set"
-
-
-def _check_args(v: Any) -> str | None:
-    return None if v is None or isinstance(v, str) else "must be a string (passed to the image's ENTRYPOINT)"
 
 
 def _check_mount_path(v: Any) -> str | None:
@@ -104,10 +49,6 @@ def _check_max_cost(v: Any) -> str | None:
 
 def _check_running(v: Any) -> str | None:
     return None if isinstance(v, bool) else "must be true or false"
-
-
-def _env(value: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (value or {}).items()}
 
 
 @dataclass(frozen=True)

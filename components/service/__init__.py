@@ -1,7 +1,9 @@
 """The stack's composition: `AutoGLMService` (stack.py) wires the image (images.py; promotion.py), the key that
-guards /v1 (keys.py), what serves the model (pod.py: one RunPod pod) and the health check, and gives the stack
-outputs. Another way to serve the model (a RunPod Serverless endpoint) is another module beside pod.py."""
+guards /v1 (keys.py), what serves the model (pod.py: one RunPod pod; endpoint.py: a RunPod Serverless endpoint,
+with its pools and prices from the live catalog, live_catalog.py), how its container starts (launch.py) and the
+health check, and gives the stack outputs."""
 
+from components.service.endpoint import EndpointDeployment, serverless_plan
 from components.service.images import READY_IMAGE_WARNING, ImageChoice, choose_image, private_image_warning
 from components.service.keys import PUBLIC_ENDPOINT_WARNING, vllm_api_key
 from components.service.pod import SERVED_PORT, VOLUME_MOUNT_PATH, PodDeployment
@@ -9,5 +11,5 @@ from components.service.promotion import PromotionError, promoted_image_ref, qua
 from components.service.stack import AutoGLMService
 
 __all__ = ["PUBLIC_ENDPOINT_WARNING", "READY_IMAGE_WARNING", "SERVED_PORT", "VOLUME_MOUNT_PATH", "AutoGLMService",
-           "ImageChoice", "PodDeployment", "PromotionError", "choose_image", "private_image_warning",
-           "promoted_image_ref", "qualified_stack_name", "vllm_api_key"]
+           "EndpointDeployment", "ImageChoice", "PodDeployment", "PromotionError", "choose_image",
+           "private_image_warning", "promoted_image_ref", "qualified_stack_name", "serverless_plan", "vllm_api_key"]

@@ -6,10 +6,10 @@ from typing import Any
 
 import pulumi
 
-from components.image import cache_env, launch_args, launch_env
 from components.names import resource_name
 from components.providers.pod import Pod, PodArgs
 from components.service.images import ImageChoice
+from components.service.launch import container_launch
 from components.settings import Secrets, Settings
 
 __all__ = ["SERVED_PORT", "VOLUME_MOUNT_PATH", "PodDeployment"]
@@ -29,6 +29,8 @@ class PodDeployment:
         self.base_url: pulumi.Output[str] = self.pod.endpoint_url.apply(lambda url: f"{url}/v1")
         self.serving = s.running
         self.triggers: list[pulumi.Input[str]] = [self.pod.pod_id, image.ref]
+        self.resource: pulumi.Resource = self.pod  # what the health check waits for
+        self.endpoint_id: pulumi.Output[str] | None = None  # no serverless endpoint to watch
 
     def exports(self) -> dict[str, Any]:
         return {
@@ -43,19 +45,7 @@ class PodDeployment:
 
 def _pod_args(name: str, s: Settings, secrets: Secrets, image: ImageChoice,
               api_key: pulumi.Output[str] | None) -> PodArgs:
-    volume_path = VOLUME_MOUNT_PATH if s.network_volume_id else None
-    env: dict[str, pulumi.Input[str]] = {}
-    args: str | None = None
-    if image.built_by_stack:
-        env.update(launch_env(model=s.model, served_model_name=s.served_model_name, max_model_len=s.max_model_len,
-                              gpu_count=s.gpu_count, volume_mount_path=volume_path))
-    else:
-        args = launch_args(model=s.model, served_model_name=s.served_model_name, max_model_len=s.max_model_len,
-                           gpu_count=s.gpu_count)
-        if volume_path:
-            env.update(cache_env(volume_path))
-    if secrets.hf_token is not None:
-        env["HF_TOKEN"] = secrets.hf_token
+    env, args = container_launch(s, secrets, image, VOLUME_MOUNT_PATH if s.network_volume_id else None)
     if api_key is not None:
         env["VLLM_API_KEY"] = api_key
     return PodArgs(

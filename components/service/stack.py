@@ -1,4 +1,5 @@
-"""`AutoGLMService`: the image (built, given or promoted) → what serves it → the health check, for one stack."""
+"""`AutoGLMService`: the image (built, given or promoted) → what serves it (a pod, or a serverless endpoint, by
+`deployment`) → the health check, for one stack."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import pulumi
 
 from components.health.resource import HealthCheck, HealthCheckArgs
+from components.service.endpoint import EndpointDeployment, serverless_plan
 from components.service.images import READY_IMAGE_WARNING, choose_image
 from components.service.keys import vllm_api_key
 from components.service.pod import PodDeployment
@@ -23,12 +25,19 @@ class AutoGLMService(pulumi.ComponentResource):
         super().__init__("autoglm:index:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.settings = settings
+        # Serverless pools come from RunPod's catalog: a GPU type in none, or a budget they break, fails here,
+        # before anything is registered.
+        pools = serverless_plan(settings, secrets) if settings.deployment == "serverless" else None
         self.image = choose_image(name, settings, child)
         self.image_ref = self.image.ref
-        self.api_key = vllm_api_key(name, settings, secrets, child)
+        # Serverless: no vLLM key; the RunPod key is the load balancer's lock, and the client's key.
+        self.api_key = None if pools else vllm_api_key(name, settings, secrets, child)
+        self.client_key = pulumi.Output.secret(secrets.runpod_api_key or "") if pools else self.api_key
         if not self.image.built_by_stack and self.api_key is not None:
             pulumi.log.warn(READY_IMAGE_WARNING)  # with publicEndpoint, its own warning already says it is open
-        self.deployment = PodDeployment(name, settings, secrets, self.image, self.api_key, self)
+        self.deployment: PodDeployment | EndpointDeployment = (
+            EndpointDeployment(name, settings, secrets, self.image, pools, self) if pools
+            else PodDeployment(name, settings, secrets, self.image, self.api_key, self))
         self.base_url = self.deployment.base_url
         self.health = HealthCheck(f"{name}-health", HealthCheckArgs(
             base_url=self.base_url,
@@ -37,7 +46,8 @@ class AutoGLMService(pulumi.ComponentResource):
             timeout_s=settings.health_timeout_minutes * 60,
             triggers=self.deployment.triggers,
             enabled=self.deployment.serving,
-        ), pulumi.ResourceOptions(parent=self, depends_on=[self.deployment.pod]))
+            endpoint_id=self.deployment.endpoint_id,
+        ), pulumi.ResourceOptions(parent=self, depends_on=[self.deployment.resource]))
         # Only a digest that just answered a real chat request is offered for promotion.
         self.verified_image_ref = pulumi.Output.all(self.image_ref, self.health.status).apply(
             lambda args: args[0] if args[1] == "healthy" else None)
@@ -46,10 +56,10 @@ class AutoGLMService(pulumi.ComponentResource):
 
     def _client_command(self) -> pulumi.Output[str]:
         model = self.settings.served_model_name
-        if self.api_key is None:
+        if self.client_key is None:
             return self.base_url.apply(lambda url: f"python main.py --base-url {url} --model {model}")
         # The key is part of the command, so the whole command is a secret output.
-        return pulumi.Output.secret(pulumi.Output.all(self.base_url, self.api_key).apply(
+        return pulumi.Output.secret(pulumi.Output.all(self.base_url, self.client_key).apply(
             lambda a: f"python main.py --base-url {a[0]} --model {model} --apikey {a[1]}"))
 
     def exports(self) -> dict[str, Any]:

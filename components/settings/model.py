@@ -8,6 +8,7 @@ from typing import Literal
 import pulumi
 
 from components import compat
+from components.settings.serverless import Deployment, Serverless
 
 __all__ = ["Cloud", "Secrets", "Settings"]
 
@@ -35,6 +36,8 @@ class Settings:
     runpod_api_url: str
     public_endpoint: bool
     running: bool
+    deployment: Deployment  # "pod" (one GPU pod) or "serverless" (a RunPod Serverless endpoint)
+    serverless: Serverless  # its scaling keys, read for every stack, used with deployment serverless
 
     @property
     def cuda_floor(self) -> compat.CudaFloor:

@@ -19,6 +19,7 @@ from components.runpod.credentials import DEFAULT_API_URL, is_loopback
 from components.settings.errors import SettingsError
 from components.settings.keys import check_keys, check_secrets
 from components.settings.model import Cloud, Settings
+from components.settings.serverless import check_deployment_keys, deployment, serverless
 from components.settings.values import Raw, pattern
 from components.stack_config import DEFAULTS
 
@@ -35,7 +36,9 @@ def parse_settings(values: Mapping[str, str | None], stack: str) -> Settings:
     raw = Raw(values)
     check_secrets(raw)
     model = _model(raw)
-    settings = Settings(stack=stack, **model, **_placement(raw, model["model"]), **_image(raw), **_serving(raw))
+    settings = Settings(stack=stack, **model, **_placement(raw, model["model"]), **_image(raw), **_serving(raw),
+                        deployment=deployment(raw), serverless=serverless(raw))
+    check_deployment_keys(raw, settings.deployment, settings.serverless)
     _check_image_source(settings, raw)
     _check_key_choice(settings, raw)
     return settings

@@ -16,7 +16,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tests.fakes.runpod.model import (
     ACTIONS_BY_STATUS,
@@ -40,6 +40,12 @@ CUDA_GATE_LINES = (
     "nvidia-container-cli: requirement error: unsatisfied condition: cuda>={needed}, please update your driver "
     "to a newer version, or use an earlier cuda container: unknown",
 )
+
+
+class Logged(Protocol):
+    """What keeps a log: a pod, a serverless worker."""
+
+    logs: list[dict[str, Any]]
 
 
 class Cloud:
@@ -160,8 +166,8 @@ class Cloud:
         pod.status, pod.phase_since = status, at
         pod.history.append((status, at))
 
-    def log(self, pod: FakePod, source: str, line: str) -> None:
-        pod.logs.append({"seq": next(self._seq), "ts": self.now_iso(), "source": source, "line": line})
+    def log(self, owner: Logged, source: str, line: str) -> None:
+        owner.logs.append({"seq": next(self._seq), "ts": self.now_iso(), "source": source, "line": line})
         self.log_added.notify_all()
 
     def now_iso(self) -> str:

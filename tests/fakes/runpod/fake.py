@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.runpod.balancer import LoadBalancer
 from tests.fakes.runpod.catalog import CatalogRoutes
 from tests.fakes.runpod.cloud import Cloud
 from tests.fakes.runpod.faults import Fault, FaultBook
@@ -28,6 +29,8 @@ from tests.fakes.runpod.model import (
 )
 from tests.fakes.runpod.pods import Landings, PodRoutes
 from tests.fakes.runpod.routes import Router
+from tests.fakes.runpod.serverless import ServerlessRoutes
+from tests.fakes.runpod.workers import WORKER_FATES, FakeEndpoint, FakeWorker, Fleet
 
 __all__ = ["FakeRunPod"]
 
@@ -40,11 +43,13 @@ class FakeRunPod:
                  image_cuda: Mapping[str, str] | None = None, forget_terminated: bool = True,
                  sse_keepalive_s: float = 0.2, sse_max_s: float = 30.0,
                  clock: Callable[[], float] = time.monotonic,
-                 data_centers: Sequence[FakeDataCenter] = DEFAULT_DATA_CENTERS) -> None:
+                 data_centers: Sequence[FakeDataCenter] = DEFAULT_DATA_CENTERS, worker_init_s: float = 0.1) -> None:
         self.api_key = api_key
         self.cloud = Cloud(gpu_types=gpu_types or DEFAULT_GPU_TYPES, hosts=default_hosts() if hosts is None else hosts,
                            timings=timings or Timings(), image_cuda=image_cuda or {},
                            forget_terminated=forget_terminated, clock=clock, data_centers=data_centers)
+        self.fleet = Fleet(self.cloud, init_s=worker_init_s)
+        self.balancers: list[LoadBalancer] = []
         self.fault_book = FaultBook()
         self.landings = Landings()
         self.requests_log: list[RecordedRequest] = []
@@ -52,8 +57,10 @@ class FakeRunPod:
         self._stopping = threading.Event()
         self.router = Router()
         PodRoutes(self.cloud, self.landings).register(self.router)
-        LogRoutes(self.cloud, self._stopping, keepalive_s=sse_keepalive_s, max_s=sse_max_s).register(self.router)
+        LogRoutes(self.cloud, self.fleet, self._stopping, keepalive_s=sse_keepalive_s,
+                  max_s=sse_max_s).register(self.router)
         CatalogRoutes(self.cloud).register(self.router)
+        ServerlessRoutes(self.cloud, self.fleet).register(self.router)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
@@ -104,6 +111,8 @@ class FakeRunPod:
 
     def stop(self) -> None:
         self._stopping.set()
+        for balancer in self.balancers:
+            balancer.close()
         self.landings.cancel()
         with self.cloud.log_added:
             self.cloud.log_added.notify_all()
@@ -197,6 +206,39 @@ class FakeRunPod:
     def append_log(self, pod_id: str, source: str, line: str) -> None:
         with self.cloud.log_added:
             self.cloud.log(self.pods[pod_id], source, line)
+
+    # ---- serverless -----------------------------------------------------------------------------------------
+
+    @property
+    def endpoints(self) -> dict[str, FakeEndpoint]:
+        return self.fleet.endpoints
+
+    def balancer(self, backend: str) -> LoadBalancer:
+        """The load balancer in front of every endpoint, sending what it routes to `backend` (stopped with the fake)."""
+        front = LoadBalancer(self.cloud, self.fleet, self.api_key, backend)
+        self.balancers.append(front)
+        return front
+
+    def next_workers(self, fate: str, count: int = 1) -> None:
+        """The next `count` workers started get `fate` ('ok', 'unhealthy')."""
+        if fate not in WORKER_FATES:
+            raise ValueError(f"unknown worker fate {fate!r}; known: {sorted(WORKER_FATES)}")
+        with self.cloud.lock:
+            self.fleet.fates.extend([fate] * count)
+
+    def workers_of(self, endpoint_id: str) -> list[FakeWorker]:
+        """The endpoint's active workers, moved on to now."""
+        with self.cloud.lock:
+            return list(self.fleet.get(endpoint_id).workers)
+
+    def lower_workers_max(self, endpoint_id: str, value: int) -> None:
+        """RunPod lowering `workers.max` by itself (after days without requests)."""
+        with self.cloud.lock:
+            self.fleet.lower_max(self.fleet.get(endpoint_id), value)
+
+    def endpoints_named(self, name: str) -> list[FakeEndpoint]:
+        with self.cloud.lock:
+            return [e for e in self.fleet.endpoints.values() if e.name == name]
 
     # ---- the ledger ------------------------------------------------------------------------------------------
 

@@ -1,18 +1,19 @@
-"""`GET /v2/pods/{id}/logs`: server-sent events that stay open after the backfill, with keep-alive comments
-and `Last-Event-ID` resume, as RunPod streams them (clients must bound their reads)."""
+"""`GET /v2/pods/{id}/logs` and `GET /v2/serverless/{id}/workers/{workerId}/logs`: server-sent events that stay
+open after the backfill, with keep-alive comments and `Last-Event-ID` resume, as RunPod streams them (clients
+must bound their reads)."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from tests.fakes.runpod.cloud import Cloud
-from tests.fakes.runpod.model import FakePod
+from tests.fakes.runpod.cloud import Cloud, Logged
 from tests.fakes.runpod.problem import Problem
 from tests.fakes.runpod.routes import Request, Router
+from tests.fakes.runpod.workers import Fleet
 
 __all__ = ["LogRoutes", "Stream"]
 
@@ -25,14 +26,27 @@ class Stream:
 
 
 class LogRoutes:
-    def __init__(self, cloud: Cloud, stopping: threading.Event, *, keepalive_s: float, max_s: float) -> None:
-        self.cloud, self.stopping = cloud, stopping
+    def __init__(self, cloud: Cloud, fleet: Fleet, stopping: threading.Event, *, keepalive_s: float,
+                 max_s: float) -> None:
+        self.cloud, self.fleet, self.stopping = cloud, fleet, stopping
         self.keepalive_s, self.max_s = keepalive_s, max_s
 
     def register(self, router: Router) -> None:
         router.add("GET", r"/v2/pods/([^/]+)/logs", self.pod_logs)
+        router.add("GET", r"/v2/serverless/([^/]+)/workers/([^/]+)/logs", self.worker_logs)
 
     def pod_logs(self, request: Request) -> tuple[int, Any]:
+        with self.cloud.lock:
+            pod = self.cloud.visible(request.groups[0])
+        return self._stream(request, pod, lambda: self.cloud.advanced(pod.id))
+
+    def worker_logs(self, request: Request) -> tuple[int, Any]:
+        with self.cloud.lock:
+            endpoint = self.fleet.get(request.groups[0])
+            worker = endpoint.worker(request.groups[1])
+        return self._stream(request, worker, lambda: self.fleet.advanced(endpoint))
+
+    def _stream(self, request: Request, owner: Logged, advance: Callable[[], object]) -> tuple[int, Any]:
         """The backfill, then live lines and keep-alive comments, open until the fake stops or `max_s`."""
         q = {k: v[-1] for k, v in request.query.items()}
         source = q.get("source")
@@ -43,8 +57,7 @@ class LogRoutes:
             raise Problem(422, "Request validation failed.", ["tail: expected integer in 0..5000"])
         last_event_id = request.headers.get("Last-Event-ID")
         with self.cloud.lock:
-            pod = self.cloud.visible(request.groups[0])
-            lines = [e for e in pod.logs if source in (None, e["source"])]
+            lines = [e for e in owner.logs if source in (None, e["source"])]
             if last_event_id:
                 cursor = _event_seq(last_event_id)
                 backlog = [e for e in lines if e["seq"] > cursor]
@@ -53,16 +66,17 @@ class LogRoutes:
             else:
                 backlog = lines[-int(tail):] if int(tail) else []
             sent = max((e["seq"] for e in lines), default=0)
-        return 200, Stream(self._sse(pod, source, backlog, sent))
+        return 200, Stream(self._sse(owner, advance, source, backlog, sent))
 
-    def _sse(self, pod: FakePod, source: str | None, backlog: list[dict[str, Any]], sent: int) -> Iterator[str]:
+    def _sse(self, owner: Logged, advance: Callable[[], object], source: str | None, backlog: list[dict[str, Any]],
+             sent: int) -> Iterator[str]:
         yield from (_sse_event(e) for e in backlog)
         deadline = time.monotonic() + self.max_s
         while not self.stopping.is_set() and time.monotonic() < deadline:
             with self.cloud.log_added:
                 self.cloud.log_added.wait(timeout=self.keepalive_s)
-                self.cloud.advanced(pod.id)  # a pod's lines appear as its phases pass, watched or not
-                fresh = [e for e in pod.logs if e["seq"] > sent and source in (None, e["source"])]
+                advance()  # lines appear as the phases pass, watched or not
+                fresh = [e for e in owner.logs if e["seq"] > sent and source in (None, e["source"])]
                 sent = max([sent, *(e["seq"] for e in fresh)])
             yield "".join(_sse_event(e) for e in fresh) if fresh else ": keep-alive\n\n"
 

@@ -1,0 +1,32 @@
+"""How the container is started, whoever runs it (a pod or a serverless worker): the built image reads its launch
+settings from the environment (its start script), a ready image takes `vllm serve` arguments; the caches go on
+the network volume when there is one. Secrets go in as secret Outputs (the HF token here; the caller adds the
+vLLM key where one guards the server)."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.image import cache_env, launch_args, launch_env
+from components.service.images import ImageChoice
+from components.settings import Secrets, Settings
+
+__all__ = ["container_launch"]
+
+
+def container_launch(s: Settings, secrets: Secrets, image: ImageChoice,
+                     volume_path: str | None) -> tuple[dict[str, pulumi.Input[str]], str | None]:
+    """(env, args) for the container; `volume_path` is where the network volume is mounted, if any."""
+    env: dict[str, pulumi.Input[str]] = {}
+    args: str | None = None
+    if image.built_by_stack:
+        env.update(launch_env(model=s.model, served_model_name=s.served_model_name, max_model_len=s.max_model_len,
+                              gpu_count=s.gpu_count, volume_mount_path=volume_path))
+    else:
+        args = launch_args(model=s.model, served_model_name=s.served_model_name, max_model_len=s.max_model_len,
+                           gpu_count=s.gpu_count)
+        if volume_path:
+            env.update(cache_env(volume_path))
+    if secrets.hf_token is not None:
+        env["HF_TOKEN"] = secrets.hf_token
+    return env, args

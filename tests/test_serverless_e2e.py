@@ -1,0 +1,155 @@
+"""`deployment: serverless` end to end in the simulated engine (tests/engine.py: preview first, a fresh provider
+host per command, create-before-delete), in the world of tests/stack_world.py: the same image and CUDA floor as a
+pod, verified through the endpoint's load balancer, promoted to a pod stack, updated in place, refreshed after
+RunPod lowered its workers, and destroyed with nothing left; bad inputs fail at preview naming the setting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engine import SimulatedStack
+from tests.engine_values import is_secret
+from tests.registry import LocalRegistry
+from tests.stack_world import DEV, DIGEST, ENDPOINT, HEALTH, POD, PROD, REPO, World, ops, running_world
+
+ADA6000 = "NVIDIA RTX 6000 Ada Generation"
+
+
+@pytest.fixture
+def world(registry: LocalRegistry, tmp_path: Path) -> Iterator[World]:
+    with running_world(registry, tmp_path) as world:
+        yield world
+
+
+def serverless(world: World, name: str, config: dict[str, Any]) -> SimulatedStack:
+    return world.stack(name, world.serverless(config), secret_keys={"runpodApiKey"})
+
+
+def gpus_held(world: World) -> int:
+    return sum(8 - h.free_gpus for h in world.runpod.hosts)
+
+
+def test_dev_serverless_deploys_verifies_and_destroys(world: World) -> None:
+    dev = serverless(world, "dev", DEV)
+    out = dev.up()
+
+    (endpoint,) = world.runpod.endpoints.values()
+    assert endpoint.name == "autoglm-runpod-dev-autoglm-endpoint" and world.runpod.live_pods() == []
+    assert out["endpoint_id"] == endpoint.id and out["base_url"] == f"https://{endpoint.id}.api.runpod.ai/v1"
+    (created,) = [r.body for r in world.runpod.calls("POST", "/v2/serverless")]
+    assert created["image"] == out["image_ref"] == out["verified_image_ref"] == f"{REPO}@{DIGEST}"
+    assert created["gpu"] == {"pools": ["ADA_48_PRO"], "count": 1, "minCudaVersion": "12.9",
+                              "excludedTypes": [ADA6000]}, "the image's floor, and only the listed card of its pool"
+    assert (created["type"], created["flashboot"], created["ports"]) == ("LOAD_BALANCER", "FLASHBOOT", ["8000/http"])
+    assert created["workers"] == {"min": 0, "max": 2, "idleTimeout": 300}
+    assert created["scaling"] == {"type": "REQUEST_COUNT", "requestCount": 4}
+    env = created["env"]
+    assert (env["PORT"], env["PORT_HEALTH"], env["HEALTH_CHECK_PATH"]) == ("8000", "8000", "/ping")
+    assert "VLLM_API_KEY" not in env and out["vllm_api_key"] is None, "the RunPod key is the lock"
+    record = dev.record(ENDPOINT, "autoglm-endpoint")
+    assert is_secret(record.inputs["env"]) and is_secret(record.outs["env"]), "env is secret in state, as a pod's"
+
+    assert out["health"]["status"] == "healthy" and out["workers"]["max"] == 2
+    assert out["client_command"] == (f"python main.py --base-url {out['base_url']} --model autoglm-phone-9b "
+                                     f"--apikey {world.runpod.api_key}")
+    assert "client_command" in dev.secret_outputs
+    assert out["serverless_price"]["per_gpu_second"] == pytest.approx(1.908 / 3600, abs=1e-6)
+    assert out["serverless_price"]["at_workers_max_per_hour"] == pytest.approx(2 * 1.908)
+    assert out["serverless_price"]["scaled_to_zero_per_hour"] == 0.0
+    routed = world.balancer.routed(endpoint.id)
+    assert routed[0].status == 400 and {r.path for r in routed if r.status == 200} >= {"/ping", "/v1/models",
+                                                                                        "/v1/chat/completions"}
+    assert world.runpod.api_key not in dev.log
+
+    dev.destroy()
+    assert world.runpod.endpoints == {} and gpus_held(world) == 0
+
+
+def test_prod_pod_promotes_the_digest_dev_verified_on_serverless(world: World) -> None:
+    dev_out = serverless(world, "dev", DEV).up()
+    prod = world.stack("prod", PROD)
+    prod_out = prod.up()
+    assert prod_out["image_ref"] == dev_out["verified_image_ref"] == prod_out["verified_image_ref"]
+    assert prod_out["gpu_type"] == "NVIDIA H100 PCIe" and prod_out["host_cuda_version"] == "12.9"
+    assert ops(prod, POD) == ["create"] and ops(prod, ENDPOINT) == []
+    prod.destroy()
+
+
+def test_a_new_workers_max_is_applied_in_place_and_the_check_stands(world: World) -> None:
+    dev = serverless(world, "dev", DEV)
+    first = dev.up()
+    dev.config["workersMax"] = "3"
+    second = dev.up()
+    assert ops(dev, ENDPOINT) == ["update"] and ops(dev, HEALTH) == ["same"]
+    assert second["endpoint_id"] == first["endpoint_id"] and second["workers"]["max"] == 3
+    (patch,) = [r.body for r in world.runpod.calls("PATCH", "/v2/serverless/.+")]
+    assert patch == {"workers": {"min": 0, "max": 3, "idleTimeout": 300}}
+    dev.destroy()
+
+
+def test_refresh_records_what_runpod_lowered_and_the_next_up_restores_it(world: World) -> None:
+    dev = serverless(world, "dev", DEV)
+    out = dev.up()
+    world.runpod.lower_workers_max(out["endpoint_id"], 0)
+    dev.refresh()
+    assert dev.record(ENDPOINT, "autoglm-endpoint").outs["workers_max"] == 0
+    assert "RunPod lowered workers.max from 2 to 0" in dev.log and "the next `pulumi up` restores" in dev.log
+    again = dev.up()
+    assert ops(dev, ENDPOINT) == ["update"] and again["endpoint_id"] == out["endpoint_id"]
+    assert world.runpod.endpoints[out["endpoint_id"]].scaling["max"] == 2
+    assert "workers.max is 0 at RunPod" in dev.log and "restoring workers_max (autoglm-runpod:workersMax) 2" in dev.log
+    dev.destroy()
+    assert world.runpod.endpoints == {}
+
+
+def test_unhealthy_workers_fail_the_deploy_and_the_endpoint_stays_in_state(world: World) -> None:
+    world.runpod.next_workers("unhealthy", 2)
+    dev = serverless(world, "dev", DEV)
+    with pytest.raises(Exception, match=r"UNHEALTHY.*python -m components.logs --endpoint"):
+        dev.up()
+    record = dev.record(ENDPOINT, "autoglm-endpoint")
+    assert list(world.runpod.endpoints) == [record.id], "in state, not leaked"
+    assert (HEALTH, "autoglm-health") not in dev.state
+    dev.destroy()
+    assert world.runpod.endpoints == {} and gpus_held(world) == 0
+
+
+@pytest.mark.parametrize(("config", "says"), [
+    ({"workersMin": "3", "workersMax": "2"}, r"autoglm-runpod:workersMin = '3' is not valid: it is above "
+                                             r"autoglm-runpod:workersMax"),
+    ({"requestsPerWorker": "0"}, r"autoglm-runpod:requestsPerWorker = '0' is not valid"),
+    ({"gpuTypes": ["NVIDIA L40S", "NVIDIA RTX A6000"]}, r"autoglm-runpod:gpuTypes = .* NVIDIA RTX A6000: not in "
+                                                        r"RunPod's serverless catalog"),
+    ({"maxCostPerHour": "2.50"}, r"autoglm-runpod:maxCostPerHour = '2.5' is not valid: .*costs more than "
+                                 r"autoglm-runpod:maxCostPerHour allows; the cheapest seen is NVIDIA L40S at "
+                                 r"\$3\.82/h\. .* or lower autoglm-runpod:workersMax"),
+    ({"running": "false"}, r"autoglm-runpod:running = 'false' is not valid: it applies to deployment pod only"),
+    ({"vllmApiKey": "k" * 20}, r"autoglm-runpod:vllmApiKey = \(secret\) is not valid"),
+])
+def test_bad_inputs_fail_at_preview_naming_the_setting(world: World, config: dict[str, Any], says: str) -> None:
+    dev = world.stack("dev", world.serverless(DEV | config), secret_keys={"runpodApiKey", "vllmApiKey"})
+    with pytest.raises(Exception, match=says):
+        dev.preview()
+    assert [r for r in world.runpod.requests_log if not r.path.startswith("/v2/catalog")] == []
+    assert dev.state == {}
+
+
+def test_a_serverless_key_on_a_pod_stack_fails_at_preview(world: World) -> None:
+    dev = world.stack("dev", DEV | {"workersMax": "4"})
+    with pytest.raises(Exception, match=r"autoglm-runpod:workersMax = '4' is not valid: it applies to deployment "
+                                        r"serverless only"):
+        dev.preview()
+    assert world.runpod.requests_log == []
+
+
+def test_without_a_runpod_key_preview_says_serverless_needs_it(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RUNPOD_API_KEY", raising=False)
+    dev = world.stack("dev", DEV | {"deployment": "serverless"})
+    with pytest.raises(Exception, match=r"autoglm-runpod:deployment = 'serverless' is not valid: serverless workers "
+                                        r"run on RunPod's serverless pools.*no RunPod API key at hand"):
+        dev.preview()
+    assert world.runpod.requests_log == []
