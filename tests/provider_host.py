@@ -8,9 +8,12 @@ Create, Read, Diff, Update and Delete on it. Structs are built with `Struct.upda
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -68,6 +71,7 @@ class Host:
     provider: ResourceProvider | None
     stack: str = "dev"
     stderr_lines: list[str] = field(default_factory=list)
+    drain: StderrDrain | None = None
 
     def _urn(self, name: str, urn: str | None = None) -> str:
         return urn or _urn_of(self.type_token, name, self.stack)
@@ -131,7 +135,10 @@ class Host:
                                                         old_inputs=to_struct(old_inputs or {})))
 
     def stderr(self) -> str:
-        """Everything the host printed on stderr so far (its `pulumi.log` output)."""
+        """Everything the host printed on stderr so far (its `pulumi.log` output). What it printed before the
+        last call returned is in: the drain is waited for until the pipe holds no unread byte."""
+        if self.drain is not None:
+            self.drain.settle()
         return "".join(self.stderr_lines)
 
     def logged(self, text: str, timeout_s: float = 5.0) -> bool:
@@ -157,7 +164,8 @@ def provider_host(provider: ResourceProvider | None, type_token: str, env: Mappi
     grpc.channel_ready_future(channel).result(timeout=15)
     host = Host(provider_pb2_grpc.ResourceProviderStub(channel), proc, type_token, provider, stack)
     # Drain stderr continuously: a provider that logs a lot would otherwise block on a full pipe.
-    reader = threading.Thread(target=_drain, args=(proc.stderr, host.stderr_lines), daemon=True)
+    host.drain = StderrDrain(proc.stderr, host.stderr_lines)
+    reader = threading.Thread(target=host.drain.run, daemon=True)
     reader.start()
     try:
         host.configure(config or {})
@@ -194,7 +202,45 @@ def started_in_background(host: AbstractContextManager[Host]) -> Iterator[Callab
             host.__exit__(None, None, None)
 
 
-def _drain(stream: IO[bytes], sink: list[str]) -> None:
-    for line in iter(stream.readline, b""):
-        sink.append(line.decode(errors="replace"))
-    stream.close()
+class StderrDrain:
+    """Reads a host's stderr into `sink` line by line, and can tell when it has read all the pipe holds: it is
+    waiting on the pipe (`idle`) and the pipe has no unread byte (FIONREAD), so every line the host wrote before
+    a call returned has been appended."""
+
+    def __init__(self, stream: IO[bytes], sink: list[str]) -> None:
+        self.stream, self.sink, self.fd = stream, sink, stream.fileno()
+        self.idle, self.done = False, False
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        pending = b""
+        while True:
+            with self.lock:
+                self.idle = True
+            chunk = os.read(self.fd, 65536)
+            with self.lock:
+                self.idle = False
+                *lines, pending = (pending + chunk).split(b"\n")
+                self.sink.extend(line.decode(errors="replace") + "\n" for line in lines)
+                if not chunk:
+                    if pending:
+                        self.sink.append(pending.decode(errors="replace"))
+                    self.done = True
+                    break
+        self.stream.close()
+
+    def settle(self, timeout_s: float = 2.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.done or (self.idle and _unread(self.fd) == 0):
+                    return
+            time.sleep(0.002)
+
+
+def _unread(fd: int) -> int:
+    """Bytes waiting in a pipe (0 when it is closed)."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
