@@ -17,6 +17,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "maxModelLen": (256, 1_048_576),  # below 256 tokens not even the chat template and a screenshot fit
     "containerDiskGb": (10, 4000),
     "healthTimeoutMinutes": (1, 180),
+    "modelCacheGb": (10, 4096),  # RunPod's network volume sizes (larger: contact RunPod)
 }
 
 _HF_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "healthTimeoutMinutes": 20,
     "publicEndpoint": False,
     "running": True,
+    "modelCacheType": "STANDARD",
+    "retainModelCache": False,
 }
 
 SECRET_KEYS: tuple[str, ...] = ("runpodApiKey", "hfToken", "vllmApiKey")
@@ -37,5 +39,6 @@ KEYS: tuple[str, ...] = (
     "gpuTypes", "gpuCount", "cloud", "vllmVersion", "model", "servedModelName", "maxModelLen",
     "containerDiskGb", "networkVolumeId", "imageRepository", "image", "registryAuthId",
     "healthTimeoutMinutes", "maxCostPerHour", "promoteFrom", "runpodApiUrl", "publicEndpoint", "running",
+    "modelCacheGb", "modelCacheType", "modelCacheDataCenter", "retainModelCache",
     *SECRET_KEYS,
 )

@@ -11,8 +11,8 @@ workers and a load-balancer front; network volumes; a richer catalog), each regi
   problem+json with one `errors` entry per violation); `problem`: RunPod's error answer.
 - `model`: GPU types, hosts, pods, the statuses that bill, and each pod's billing intervals (`FakePod.billing`).
 - `cloud`: the state behind one lock, and how pods move (phases on `Timings`, the CUDA gate, stop/start).
-- `pods`: the pod routes, with creates that land later; `catalog`: `/v2/catalog/gpus`; `logs`: the SSE log
-  stream; `routes`: the route table.
+- `pods`: the pod routes, with creates that land later; `catalog`: `/v2/catalog/gpus`; `volumes`: network
+  volumes (and the rules a pod that mounts one follows); `logs`: the SSE log stream; `routes`: the route table.
 - `faults`: what RunPod has been seen to do (status codes, a proxy's HTML 502, slow or dropped answers, work
   done with the answer lost, creates whose pod appears later, 400s that echo the request's env).
 - `handler`: the HTTP side; `fake`: `FakeRunPod`, its lifecycle and test API (`inject`, `next_pods`, out-of-band
@@ -32,11 +32,12 @@ from tests.fakes.runpod.model import (
     FakeGpuType,
     FakeHost,
     FakePod,
+    FakeVolume,
     RecordedRequest,
     Timings,
     default_hosts,
 )
 
 __all__ = ["ACTIONS_BY_STATUS", "BILLING_STATUSES", "DEFAULT_GPU_TYPES", "FATES", "HTML_502", "NO_FREE_GPUS",
-           "NO_INSTANCES", "FakeGpuType", "FakeHost", "FakePod", "FakeRunPod", "Fault", "RecordedRequest",
+           "NO_INSTANCES", "FakeGpuType", "FakeHost", "FakePod", "FakeRunPod", "FakeVolume", "Fault", "RecordedRequest",
            "Timings", "check_body", "contract_errors", "default_hosts"]
