@@ -85,7 +85,7 @@ def test_the_budget_refuses_before_any_create(fake: FakeRunPod, host: Host) -> N
 
 
 def test_the_budget_drops_dear_types_and_names_their_price(fake: FakeRunPod, host: Host) -> None:
-    _, outs = create(host, [H100, "auto"], max_cost_per_hour=0.8)
+    create(host, [H100, "auto"], max_cost_per_hour=0.8)
     assert tried(fake) == [ADA6000]
     assert f"not tried: {H100}: $2.39/h for 1 GPU is above autoglm-runpod:maxCostPerHour $0.80" in host.stderr()
 
@@ -120,7 +120,7 @@ def test_a_volume_of_your_own_pins_the_pod_to_its_data_center(fake: FakeRunPod, 
     body = fake.calls("POST", "/v2/pods")[0].body
     assert body["dataCenterIds"] == ["US-TX-3"] and outs["data_center_id"] == "US-TX-3"
     assert outs["data_center_ids"] == [], "the pin is worked out at create, not recorded as an input"
-    with pytest.raises(HostError, match="network volume nope .* does not exist in this RunPod account"):
+    with pytest.raises(HostError, match=r"network volume nope .* does not exist in this RunPod account"):
         create(host, [L40S], network_volume_id="nope", name="autoglm-runpod-dev-other-pod")
 
 

@@ -143,15 +143,15 @@ def test_without_the_catalog_nothing_is_created(fake: FakeRunPod, host: Host) ->
 
 def test_a_create_whose_answer_was_lost_is_adopted(fake: FakeRunPod, host: Host) -> None:
     fake.inject("POST", "/v2/network-volumes", 500, after_apply=True)
-    volume_id, outs = create(host)
+    volume_id, _ = create(host)
     assert list(fake.volumes) == [volume_id] and posts(fake) == 1
     assert "made volume" in host.stderr() and "adopting it" in host.stderr()
 
 
 def test_a_failed_create_that_made_nothing_says_so_and_the_next_up_creates(fake: FakeRunPod, host: Host) -> None:
     fake.inject("POST", "/v2/network-volumes", 503)
-    with pytest.raises(HostError, match="RunPod failed the create .* no volume of that name appeared. Run `pulumi "
-                                        "up` again"):
+    with pytest.raises(HostError, match=r"RunPod failed the create .* no volume of that name appeared\. Run "
+                                        r"`pulumi up` again"):
         create(host)
     assert fake.volumes == {}
     volume_id, _ = create(host)
