@@ -9,7 +9,7 @@ import re
 
 from components.compat.releases import split_tag
 
-__all__ = ["BOUNDS", "model_id_problem", "vllm_version", "whole_number"]
+__all__ = ["BOUNDS", "DATA_CENTER_ID", "dollars_per_hour", "model_id_problem", "vllm_version", "whole_number"]
 
 # Whole-number settings and their inclusive bounds.
 BOUNDS: dict[str, tuple[int, int]] = {
@@ -19,6 +19,11 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "healthTimeoutMinutes": (1, 180),
     "modelCacheGb": (10, 4096),  # RunPod's network volume sizes (larger: contact RunPod)
 }
+
+# RunPod data center ids (EU-RO-1, US-TX-3, EUR-IS-1), upper case: lowercase ones are accepted by the API but
+# break RunPod in several ways (dstack's finding, ../shared/research/runpod-scale.md c.2).
+DATA_CENTER_ID = re.compile(r"^[A-Z]{2,4}-[A-Z]{2,4}-\d{1,3}$")
+MAX_DOLLARS_PER_HOUR = 1000.0
 
 _HF_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -32,6 +37,17 @@ def whole_number(key: str, raw: str) -> int:
         value = low - 1
     if not low <= value <= high:
         raise ValueError(f"expected a whole number from {low} to {high}")
+    return value
+
+
+def dollars_per_hour(raw: str) -> float:
+    """US dollars per hour, above 0 and at most 1000 (`maxCostPerHour`)."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_DOLLARS_PER_HOUR:
+        raise ValueError("expected US dollars per hour, a number above 0 (e.g. 1.50)")
     return value
 
 

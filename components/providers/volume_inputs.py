@@ -17,7 +17,8 @@ from components.names import setting
 from components.providers.pod_inputs import check_cuda, check_max_cost, check_positive_int
 from components.providers.schema import Schema, is_unknown, spec_field
 from components.runpod import VolumeInfo
-from components.runpod.volumes import DATA_CENTER_ID, VOLUME_TYPES
+from components.runpod.volumes import VOLUME_TYPES
+from components.setting_rules import DATA_CENTER_ID
 
 __all__ = ["PLACEMENT_KEYS", "PRODUCTS", "VOLUME_INPUTS", "VolumeSpec", "monthly_price",
            "volume_changes", "volume_outputs"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,12 +9,9 @@ from typing import Any
 from components.runpod.pods import segment
 from components.runpod.transport import Transport
 
-__all__ = ["DATA_CENTER_ID", "VOLUME_TYPES", "VolumeInfo", "VolumesClient"]
+__all__ = ["VOLUME_TYPES", "VolumeInfo", "VolumesClient"]
 
 VOLUME_TYPES = ("STANDARD", "HIGH_PERFORMANCE")  # the contract's `VolumeType`
-# Data center ids as RunPod spells them (EU-RO-1, US-TX-3, EUR-IS-1), upper case: lowercase ones are accepted
-# but break RunPod in several ways (dstack's finding, ../shared/research/runpod-scale.md c.2).
-DATA_CENTER_ID = re.compile(r"^[A-Z]{2,4}-[A-Z]{2,4}-\d{1,3}$")
 
 
 @dataclass(frozen=True)

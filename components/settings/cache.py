@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.names import PROJECT
-from components.runpod.volumes import DATA_CENTER_ID, VOLUME_TYPES
+from components.runpod.volumes import VOLUME_TYPES
+from components.setting_rules import DATA_CENTER_ID
 from components.settings.errors import SettingsError
 from components.settings.values import Raw
 from components.stack_config import DEFAULTS
