@@ -86,8 +86,8 @@ def _score(site: Site, offers: Mapping[str, Sequence[GpuOffer]]) -> tuple[float,
 
 def _nowhere(data_centers: Sequence[str], offers: Mapping[str, Sequence[GpuOffer]]) -> str:
     checked = ", ".join(data_centers) or "none"
-    products = " and ".join(sorted(offers)).lower().replace("pod", "pods").replace("serverless", "serverless workers")
+    users = " and ".join({"POD": "pods", "SERVERLESS": "serverless workers"}[p] for p in sorted(offers))
     return (f"no data center can hold the model cache volume: none of those offering its storage tier ({checked}) "
-            f"has a GPU type from {setting('gpuTypes')} free now at the image's CUDA floor for {products}"
-            f"{' within ' + setting('maxCostPerHour') if 'POD' in offers else ''}. Add GPU types (or end "
-            f"{setting('gpuTypes')} with auto), set {setting('modelCacheType')} STANDARD, or retry later")
+            f"has a GPU type from {setting('gpuTypes')} free now at the image's CUDA floor for {users} (within "
+            f"{setting('maxCostPerHour')}, when set). Add GPU types (or end {setting('gpuTypes')} with auto), raise "
+            f"{setting('maxCostPerHour')}, set {setting('modelCacheType')} STANDARD, or retry later")
