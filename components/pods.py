@@ -4,7 +4,8 @@
     python -m components.pods sweep [--stack STACK] [--keep POD_ID ...] [--yes]
 
 Only pods whose name carries the project prefix (`autoglm-runpod-`) are ever listed or touched; with
-`--stack STACK`, only the pods named exactly as that stack names its pod (`autoglm-runpod-STACK-autoglm-pod`),
+`--stack STACK`, only the pods named exactly as that stack names its pod (`autoglm-runpod-STACK-autoglm-pod`,
+or `…-creating` while a create has not finished: left by an interrupted `pulumi up`, see components.names),
 so `--stack dev` never touches stack `dev-eu`. `sweep` shows what it would terminate (every such pod not
 kept) and terminates only with `--yes`. Keep a stack's live pod with `--keep $(pulumi stack output pod_id)`.
 The key comes from `RUNPOD_API_KEY` (the URL from `RUNPOD_API_URL`, for tests). Exit status: 0 done,
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from components.commands import COMMAND_SOURCES
-from components.names import NAME_PREFIX, stack_pod_name
+from components.names import NAME_PREFIX, provisional_name, stack_pod_name
 from components.runpod import (
     Forbidden,
     MissingApiKey,
@@ -37,9 +38,11 @@ class SweepRefused(Exception):
 
 
 def is_ours(name: str, stack: str | None) -> bool:
-    """Without a stack: any name with the project prefix. With one: exactly that stack's pod name; a prefix
-    would let stack `dev` match stack `dev-eu`'s pods."""
-    return name == stack_pod_name(stack) if stack else name.startswith(NAME_PREFIX)
+    """Without a stack: any name with the project prefix. With one: exactly that stack's pod name, final or
+    provisional; a prefix would let stack `dev` match stack `dev-eu`'s pods."""
+    if stack is None:
+        return name.startswith(NAME_PREFIX)
+    return name in (stack_pod_name(stack), provisional_name(stack_pod_name(stack)))
 
 
 def project_pods(client: RunPodClient, stack: str | None = None) -> list[PodInfo]:
@@ -118,7 +121,8 @@ def parser() -> argparse.ArgumentParser:
                             ("sweep", "terminate the project's pods except the kept ones (dry run without --yes)")):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--stack", help=f"only this stack's pods: named exactly {stack_pod_name('STACK')} "
-                                         "(so --stack dev never matches stack dev-eu's pods)")
+                                         "(so --stack dev never matches stack dev-eu's pods), or that name with "
+                                         "-creating while a create has not finished")
         if name == "sweep":
             sub.add_argument("--keep", nargs="+", default=[], metavar="POD_ID", help="pods to leave alone")
             sub.add_argument("--yes", action="store_true", help="really terminate (otherwise only list them)")

@@ -36,7 +36,7 @@ POLL_INTERVAL = Knob("RUNPOD_POLL_INTERVAL_S", 5.0,
 READ_TIMEOUT = Knob("RUNPOD_READ_TIMEOUT_S", 0.0, "HTTP read timeout of every RunPod call, create included")
 LANDING_GRACE = Knob("RUNPOD_LANDING_GRACE_S", 120.0,
                      "how long a create RunPod never answered may still make a pod that must be found")
-STOP_TIMEOUT = Knob("RUNPOD_STOP_TIMEOUT_S", 120.0, "how long RunPod may take to stop or terminate a pod")
+STOP_TIMEOUT = Knob("RUNPOD_STOP_TIMEOUT_S", 120.0, "how long RunPod may take to stop, rename or terminate a pod")
 RETRY_BACKOFF = Knob("RUNPOD_RETRY_BACKOFF_S", 0.5,
                      "backoff of a retried RunPod call (429 without Retry-After, 502–504): pauses of 0, 2×, 4×, 8× "
                      "this")

@@ -26,9 +26,12 @@ The CLI cannot run here, so this stands in for the engine, following its source 
 
 The program (`__main__.py`, or a function) runs under Pulumi mocks with the engine's monitor
 (tests/engine_program.py); the steps are in tests/engine_steps.py, the state in tests/engine_state.py, the value
-handling in tests/engine_values.py. Left out: parallel steps, `ignoreChanges`/`replaceOnChanges`, targets,
-protect, import, the replacement of dependents of a delete-before-replace, the preview that `refresh` shows
-before it reads for real, and interrupted runs.
+handling in tests/engine_values.py. An interrupted run is a second Ctrl-C: the CLI ends the update's provider
+host at once (the Python host ignores Cancel), the call it served fails, and the run stops (`kill_provider_host`);
+the pending create the engine then records is dropped by the next `up` with a warning and left alone by a
+non-interactive `refresh`, so it is not modelled. Left out: parallel steps, `ignoreChanges`/`replaceOnChanges`,
+targets, protect, import, the replacement of dependents of a delete-before-replace, and the preview that
+`refresh` shows before it reads for real.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class SimulatedStack:
     secret_outputs: set[str] = field(default_factory=set)
     mocks: RecordingMocks = field(default_factory=RecordingMocks)  # of the last program run: its registrations
     log: str = ""  # what the last command's provider hosts printed (pulumi.log lines), as the CLI would show
+    update_host: Host | None = None  # the provider host of the last `up`'s update, once it was used
 
     def __post_init__(self) -> None:
         # `pulumi stack init`: the stack exists, with no outputs, before anything is deployed.
@@ -95,6 +99,7 @@ class SimulatedStack:
                     self.provider_config = config
                     if not used:
                         used.append(update_host())
+                        self.update_host = used[0]
                     return used[0]
 
                 run = self._run(registered, preview=False, replace=targets)
@@ -117,6 +122,12 @@ class SimulatedStack:
             deployment.destroy()
         self.outputs, self.secret_outputs = {}, set()
         self.backend.publish(qualified(self.name), {}, set())
+
+    def kill_provider_host(self) -> None:
+        """A second Ctrl-C during `up` (from another thread): the update's provider host ends at once, so the call
+        it serves stops where it is, and nothing in it can clean up."""
+        assert self.update_host is not None, "no up has reached its update"
+        self.update_host.proc.kill()
 
     # ---- state --------------------------------------------------------------------------------------------
 

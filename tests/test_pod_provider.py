@@ -12,6 +12,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
 from components.names import POD_RESOURCE as STACK_POD_RESOURCE
+from components.names import provisional_name, stack_of
 from components.names import resource_name as pod_name
 from components.providers.pod import POD_TYPE, Pod, PodArgs, PodError, PodProvider
 from components.providers.pod_inputs import POD_INPUTS
@@ -79,8 +80,8 @@ def test_check_names_each_bad_property_and_the_fix(host: Host) -> None:
     assert set(reasons) == {"name", "gpu_type_ids", "gpu_count", "cloud", "min_cuda_version", "container_disk_gb",
                             "ports", "env", "volume_mount_path", "max_cost_per_hour", "ready_timeout_s", "running",
                             "network_volume_id"}
-    assert reasons["min_cuda_version"] == ("min_cuda_version (the CUDA floor of the vLLM image, from "
-                                           'autoglm-runpod:vllmVersion) must be a CUDA version as major.minor, '
+    assert reasons["min_cuda_version"] == ("min_cuda_version (the CUDA floor the image's config declares in "
+                                           'NVIDIA_REQUIRE_CUDA) must be a CUDA version as major.minor, '
                                            'e.g. "12.9"')
     assert reasons["gpu_type_ids"].startswith("gpu_type_ids (autoglm-runpod:gpuTypes) must list")
     assert reasons["cloud"] == "cloud (autoglm-runpod:cloud) must be SECURE or COMMUNITY"
@@ -289,9 +290,10 @@ def test_a_cuda_mismatch_is_diagnosed_and_the_pod_terminated(fake: FakeRunPod, h
     assert "turned ERROR" in message
     assert "the host's NVIDIA driver is too old for the image" in message
     assert "cuda>=12.9" in message
-    assert ("The pod must request the image's CUDA floor, and it requested CUDA ≥ 12.8 (min_cuda_version (the CUDA "
-            "floor of the vLLM image, from autoglm-runpod:vllmVersion)): check that autoglm-runpod:vllmVersion is "
-            "the vLLM version the image was built from") in message
+    assert ("The pod requested CUDA ≥ 12.8 (min_cuda_version (the CUDA floor the image's config declares in "
+            "NVIDIA_REQUIRE_CUDA)), read from the image's config before the pod was created, so the image RunPod "
+            "pulled is not the one that was read (a tag that moved?): pin autoglm-runpod:image by digest") in message
+    assert "vllmVersion" not in message, "the floor comes from the image, not from the release table"
     assert "was terminated, so it does not bill" in message
     assert fake.billing_pods() == []
     assert fake.calls("GET", r"/v2/pods/.+/logs")[0].query["source"] == ["system"]
@@ -380,11 +382,21 @@ def test_diff_replaces_only_for_what_needs_another_pod(host: Host) -> None:
     assert diff_of(host, outs, image=rpc.UNKNOWN) == (some, ["image"])
 
 
+def test_an_image_runpod_spells_otherwise_is_no_change_and_a_state_holding_its_spelling_heals(host: Host) -> None:
+    digest, other = "sha256:" + "d" * 64, "sha256:" + "e" * 64
+    declared = f"vllm/vllm-openai:v0.12.0@{digest}"
+    _, outs = create(host, image=declared)
+    none, some = provider_pb2.DiffResponse.DIFF_NONE, provider_pb2.DiffResponse.DIFF_SOME
+    healed = {**outs, "image": f"docker.io/vllm/vllm-openai@{digest}"}  # what a refresh used to record
+    assert diff_of(host, healed, image=declared) == (none, [])
+    assert diff_of(host, healed, image=f"vllm/vllm-openai@{other}") == (some, ["image"])
+
+
 def test_update_patches_env_in_place_and_waits_for_running(fake: FakeRunPod, host: Host) -> None:
     pod_id, outs = create(host)
     news = {**{k: outs[k] for k in pod_props()}, "env": {"HF_TOKEN": "hf_rotated"}, "args": "--max-model-len 4096"}
     updated = host.update(pod_id, outs, news)
-    patch = fake.calls("PATCH", f"/v2/pods/{pod_id}")[0].body
+    patch = fake.calls("PATCH", f"/v2/pods/{pod_id}")[-1].body  # the first one named the created pod
     assert patch == {"env": {"HF_TOKEN": "hf_rotated"}, "args": "--max-model-len 4096"}
     assert (updated["pod_id"], updated["status"], updated["env"]) == (pod_id, "RUNNING", {"HF_TOKEN": "hf_rotated"})
     assert "RUNNING after" in host.stderr().split("updating args, env in place")[1]
@@ -474,7 +486,8 @@ def test_running_false_on_an_errored_pod_does_not_report_it_stopped_while_it_bil
     assert f"pod {pod_id} ({NAME}) is in ERROR" in message and "bills $0.86/h" in message
     assert "running (autoglm-runpod:running) false cannot end the billing" in message
     assert "`pulumi up --replace <the pod's URN>`" in message and "`pulumi destroy`" in message
-    assert fake.calls("PATCH") == [] and fake.calls("POST", "/v2/pods/.+/action")[-1].body == {"action": "start"}
+    renames = [c for c in fake.calls("PATCH") if c.body == {"name": NAME}]  # the create's
+    assert fake.calls("PATCH") == renames and fake.calls("POST", "/v2/pods/.+/action")[-1].body == {"action": "start"}
     assert [p.id for p in fake.billing_pods()] == [pod_id]  # still billing, and the error said so
 
 
@@ -584,6 +597,16 @@ def test_a_disk_full_or_a_failed_pull_names_the_setting_to_change() -> None:
         "promoteFrom) and, for a private registry, registry_auth_id (autoglm-runpod:registryAuthId)")
 
 
+def test_a_cuda_gate_on_a_host_below_the_requested_floor_blames_the_placement() -> None:
+    pod = PodInfo(id="p1", name=NAME, status="ERROR", image=IMAGE, cuda_version="12.8")
+    gate = ["nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.9, please update your driver"]
+    cause = explain(gate, pod, "12.9")
+    assert cause.endswith("The pod requested CUDA ≥ 12.9 (min_cuda_version (the CUDA floor the image's config "
+                          "declares in NVIDIA_REQUIRE_CUDA)), so RunPod placed it below the floor it was asked for: "
+                          "run `pulumi up` again")
+    assert "but the host reports 12.8" in cause and "vllmVersion" not in cause
+
+
 def test_reprs_of_checked_inputs_hide_the_secrets() -> None:
     spec = POD_INPUTS.parse(pod_props())
     assert HF_TOKEN not in repr(spec) and "vk-123" not in repr(spec)
@@ -597,6 +620,15 @@ def test_pod_name_is_deterministic_and_within_runpods_limit() -> None:
     assert pod_name("dev", "svc-pod") == "autoglm-runpod-dev-svc-pod"
     long = pod_name("dev", "x" * 300)
     assert len(long) == 191 and long == pod_name("dev", "x" * 300) and long != pod_name("dev", "x" * 301)
+
+
+def test_a_provisional_name_is_within_runpods_limit_and_never_a_final_name() -> None:
+    assert provisional_name("autoglm-runpod-dev-autoglm-pod") == "autoglm-runpod-dev-autoglm-pod-creating"
+    assert stack_of("autoglm-runpod-dev-autoglm-pod-creating") == stack_of("autoglm-runpod-dev-autoglm-pod") == "dev"
+    long = pod_name("s" * 200, STACK_POD_RESOURCE)
+    creating = provisional_name(long)
+    assert len(creating) == 191 and creating.endswith("-creating") and creating != provisional_name(long + "x")
+    assert not any(pod_name(stack, STACK_POD_RESOURCE) == creating for stack in ("s" * 200, "s" * 190, "dev-creating"))
 
 
 @pulumi.runtime.test

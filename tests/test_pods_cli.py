@@ -68,6 +68,18 @@ def test_a_sweep_of_stack_dev_leaves_stack_dev_eu_alone(fake: FakeRunPod) -> Non
     assert dev_eu.id in {p.id for p in fake.live_pods()}
 
 
+def test_a_stacks_pods_include_the_one_an_unfinished_create_left(fake: FakeRunPod,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    dev = fake.add_pod("autoglm-runpod-dev-autoglm-pod", gpu_type_id="NVIDIA L40S")
+    left = fake.add_pod("autoglm-runpod-dev-autoglm-pod-creating", gpu_type_id="NVIDIA L40S", status="STARTING")
+    dev_eu = fake.add_pod("autoglm-runpod-dev-eu-autoglm-pod-creating", gpu_type_id="NVIDIA L40S")
+    assert main(["list", "--stack", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert dev.id in out and left.id in out and dev_eu.id not in out
+    assert main(["sweep", "--stack", "dev", "--keep", dev.id, "--yes"]) == 0
+    assert {p.id for p in fake.live_pods()} == {dev.id, dev_eu.id}
+
+
 def test_a_stack_with_a_long_name_matches_its_hashed_pod_name(fake: FakeRunPod,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     stack = "s" * 200

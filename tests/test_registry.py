@@ -28,6 +28,7 @@ from components.registry import (
     inspect_image,
     parse_reference,
     read_image_config,
+    same_image,
 )
 from tests.fakes.registry_front import RegistryFront, registry_front
 from tests.registry import CUDA_130_ENV, DOCKER, OCI, LocalRegistry, cuda_image
@@ -69,6 +70,24 @@ def test_references_point_where_docker_would_pull_them(text: str, registry: str,
                                                        api: str) -> None:
     ref = parse_reference(text)
     assert (ref.registry, ref.repository, ref.reference, ref.api_url) == (registry, repository, reference, api)
+
+
+D1, D2 = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("vllm/vllm-openai:v0.12.0", "docker.io/vllm/vllm-openai:v0.12.0", True),
+    ("vllm/vllm-openai:v0.12.0", "index.docker.io/vllm/vllm-openai:v0.12.0", True),
+    ("ubuntu", "docker.io/library/ubuntu:latest", True),
+    (f"vllm/vllm-openai:v0.12.0@{D1}", f"docker.io/vllm/vllm-openai@{D1}", True),  # a pull by digest ignores the tag
+    (f"ghcr.io/acme/x@{D1}", f"ghcr.io/acme/x@{D2}", False),
+    (f"vllm/vllm-openai@{D1}", "vllm/vllm-openai:v0.12.0", False),  # a tag may have moved off the digest
+    ("vllm/vllm-openai:v0.12.0", "vllm/vllm-openai:v0.11.0", False),
+    ("vllm/vllm-openai:v0.12.0", "ghcr.io/vllm/vllm-openai:v0.12.0", False),
+    ("Not A Reference", "not a reference", False),
+])
+def test_same_image_is_docker_hubs_normalisation_and_the_digest(a: str, b: str, same: bool) -> None:
+    assert same_image(a, b) is same and same_image(b, a) is same
 
 
 @pytest.mark.parametrize(("env", "floor"), [

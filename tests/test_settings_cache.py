@@ -44,7 +44,7 @@ def test_without_auto_nothing_is_left_to_the_catalog() -> None:
 
 
 def test_preflight_still_checks_the_listed_types_before_auto() -> None:
-    with pytest.raises(PlanError, match="RTX 4090.*not enough VRAM"):
+    with pytest.raises(PlanError, match=r"RTX 4090.*not enough VRAM"):
         preflight(parse(gpuTypes='["RTX 4090", "auto"]'))
 
 

@@ -7,6 +7,7 @@ engine's order: preview before up, a fresh host per command), in the world of te
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -149,11 +150,14 @@ def test_bad_setting_fails_before_any_api_call(world: World) -> None:
     assert world.runpod.requests_log == [] and dev.state == {}
 
 
-def test_preview_checks_inputs_and_calls_no_api(world: World) -> None:
+def test_preview_checks_inputs_and_calls_no_api(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
     dev = world.stack("dev", DEV)
     preview(dev)
     assert ops(dev, POD) == ["check"] and ops(dev, HEALTH) == ["check"]
     assert world.runpod.requests_log == [] and world.vllm.requests == [] and dev.state == {}
+    warned = [r.getMessage() for r in caplog.records if "no registryAuthId" in r.getMessage()]
+    assert len(warned) == 1 and "ghcr.io/acme/autoglm-vllm" in warned[0], "ghcr.io makes a new package private"
 
 
 def test_preview_of_prod_before_dev_verified_anything_fails_with_the_fix(world: World) -> None:

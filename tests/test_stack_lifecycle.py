@@ -122,8 +122,6 @@ EQUIVALENT_SPELLINGS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="stack fix pending: components/pod_rules.py live_outputs records RunPod's "
-                   "spelling of the image as drift, so the next up replaces the pod")
 @pytest.mark.parametrize(("declared", "reported"), EQUIVALENT_SPELLINGS,
                          ids=["docker.io prefix", "index.docker.io prefix", "prefix dropped", "tag and digest"])
 def test_refresh_never_turns_an_equivalent_image_spelling_into_a_replacement(world: World, declared: str,
@@ -181,6 +179,20 @@ def test_refresh_records_a_pod_in_error_and_the_next_up_starts_it_again(world: W
     dev.destroy()
 
 
+# ---- a destroy RunPod does not confirm ----------------------------------------------------------------------
+
+def test_a_destroy_runpod_does_not_confirm_fails_keeps_the_pod_and_the_next_one_ends_it(world: World) -> None:
+    dev = world.stack("dev", DEV)
+    pod = dev.up()["pod_id"]
+    world.runpod.inject("DELETE", f"/v2/pods/{pod}", 500, times=1000)
+    with pytest.raises(Exception, match="RunPod still shows it RUNNING"):
+        dev.destroy(env={"RUNPOD_STOP_TIMEOUT_S": "0.5"})
+    assert dev.record(POD, "autoglm-pod").id == pod and world.runpod.status_of(pod) == "RUNNING"
+    world.runpod.faults.clear()
+    dev.destroy()  # running it again retries
+    assert world.runpod.live_pods() == [] and dev.state == {}
+
+
 # ---- destroy after the RunPod key was rotated ----------------------------------------------------------------
 
 OLD_KEY, NEW_KEY = "rp_old_key_0123456789", "rp_new_key_9876543210"
@@ -210,8 +222,6 @@ def test_destroy_after_a_key_rotation_uses_the_key_of_the_last_up_and_forgets_no
     assert world.runpod.live_pods() == [] and dev.state == {}
 
 
-@pytest.mark.xfail(strict=True, reason="stack fix pending: components/pod.py PodProvider._client prefers the key "
-                   "saved with the last up over RUNPOD_API_KEY, so the new key in the environment cannot help")
 def test_destroy_after_a_key_rotation_works_with_the_new_key_in_the_environment(world: World) -> None:
     dev = keyed_in_config(world)
     dev.destroy(env={"RUNPOD_API_KEY": NEW_KEY})

@@ -11,7 +11,9 @@ import os
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
+import pulumi
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
 from components.names import setting
@@ -20,10 +22,24 @@ from components.stack_config import RUNPOD_KEY_FROM, RUNPOD_URL_FROM
 
 __all__ = ["STACK_SOURCES", "RunPodProvider", "errors_without_secrets"]
 
-# Where the stack's providers read the key and URL from, for messages that say what to fix.
-STACK_SOURCES = KeySources(
-    key=RUNPOD_KEY_FROM, url=RUNPOD_URL_FROM,
-    missing="set it with `pulumi config set --secret runpodApiKey ...` or export RUNPOD_API_KEY")
+_KEY = setting("runpodApiKey")
+_SAVED = f"{_KEY} (for `pulumi refresh` and `pulumi destroy`, the value saved by the last `pulumi up`)"
+_WAYS_OUT = ("Either export the current key (RunPod console → Settings → API Keys) as RUNPOD_API_KEY and run the "
+             f"command again (the stack sends it whenever RunPod refuses {_KEY}), or "
+             "`pulumi config set --secret runpodApiKey <current key>` and `pulumi up`, which saves it for "
+             "`refresh` and `destroy` too.")
+_MISSING = "set it with `pulumi config set --secret runpodApiKey ...` or export RUNPOD_API_KEY"
+# Where the stack's providers read the key and URL from, for messages that say what to fix: the key in the
+# stack's config, the one in the environment when the config has none, and the environment's after RunPod
+# refused the config's.
+STACK_SOURCES = KeySources(key=RUNPOD_KEY_FROM, url=RUNPOD_URL_FROM, missing=_MISSING,
+                           refused=f"RunPod refused the key in {_SAVED}. {_WAYS_OUT}")
+_ENV_SOURCES = replace(STACK_SOURCES, refused=(
+    f"RunPod refused the key in RUNPOD_API_KEY ({_KEY} is not set). Export the current key (RunPod console → "
+    "Settings → API Keys) as RUNPOD_API_KEY and run the command again, or keep it in the stack with "
+    "`pulumi config set --secret runpodApiKey <current key>` and `pulumi up`."))
+_SPARE_SOURCES = replace(STACK_SOURCES, refused=f"RunPod refused both the key in {_SAVED} and the one in "
+                                                f"RUNPOD_API_KEY. {_WAYS_OUT}")
 
 
 class RunPodProvider(ResourceProvider):
@@ -38,10 +54,18 @@ class RunPodProvider(ResourceProvider):
         self._config_api_url = req.config.get(setting("runpodApiUrl"))
 
     def client(self, secrets: tuple[str, ...] = ()) -> RunPodClient:
-        """Config first, then env; a missing key fails at the first API call (never at preview). `secrets`
+        """The key from the stack config, else from RUNPOD_API_KEY; a missing key fails at the first API call
+        (never at preview). When RunPod refuses the config's key (401) and RUNPOD_API_KEY holds another, that one
+        is sent instead: `refresh` and `destroy` configure the provider from the config saved by the last `up`,
+        so after a key rotation only the environment can bring the new key (README, Troubleshooting). `secrets`
         (the resource's secret inputs) are scrubbed from every error like the key."""
-        return RunPodClient.from_env(os.environ, api_key=self._config_api_key, base_url=self._config_api_url,
-                                     sources=STACK_SOURCES, secrets=secrets)
+        config_key, env_key = self._config_api_key, os.environ.get("RUNPOD_API_KEY")
+        client = RunPodClient.from_env(os.environ, api_key=config_key, base_url=self._config_api_url,
+                                       sources=STACK_SOURCES if config_key else _ENV_SOURCES, secrets=secrets)
+        if config_key and env_key and env_key != config_key:
+            client.fall_back_to(env_key, _SPARE_SOURCES, on_use=lambda: pulumi.log.warn(
+                f"RunPod refused the API key in {_SAVED} (401); using the one in RUNPOD_API_KEY"))
+        return client
 
 
 @contextmanager

@@ -6,8 +6,11 @@ the pod terminates it before raising, with the cause read from the pod's system 
 and `pulumi destroy` handle it like any resource.
 
 The provider follows the dynamic-provider contract: `create` is transactional, `delete` treats 404 as done,
-`read` returns `ReadResult(None, {})` for a pod that is gone. This module is that contract; the inputs are in
-`pod_inputs`, the rules in `pod_rules`, what is done to one pod in `pod_ops`, placement in `pod_placement`.
+`read` returns `ReadResult(None, {})` for a pod that is gone. A pod is created under a provisional name and
+renamed once its create succeeded; `create`, `read` and `delete` end the pods a create that never finished left
+under that name (components.names, pod_end), and never touch one under the final name. This module is that
+contract; the inputs are in `pod_inputs`, the rules in `pod_rules`, what is done to one pod in `pod_ops`,
+placement in `pod_placement`.
 State written before this layout names `components.pod.PodProvider`, which stays a re-export.
 """
 
@@ -21,7 +24,7 @@ import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from components.providers.base import RunPodProvider, errors_without_secrets
-from components.providers.pod_end import terminate_pod
+from components.providers.pod_end import end_orphans_of, terminate_pod
 from components.providers.pod_inputs import POD_INPUTS, env_secrets
 from components.providers.pod_ops import PodCall
 from components.providers.pod_placement import Placement
@@ -75,6 +78,7 @@ class PodProvider(RunPodProvider):
             call.verify_host(pod)
             if not call.spec.running:
                 pod = call.stop(pod)
+            pod = call.take_name(pod)  # only a pod whose create succeeded carries the stack's name
         except PodError as e:
             raise PodError(f"{e} {placement.terminate_after_failure(kept)}") from None
         except Exception as e:
@@ -88,6 +92,8 @@ class PodProvider(RunPodProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         client = self._client(props)
         with errors_without_secrets(client, PodError):
+            if props.get("name"):
+                end_orphans_of(client, str(props["name"]))
             try:
                 pod = client.pods.get(id_)
             except NotFound:
@@ -138,6 +144,8 @@ class PodProvider(RunPodProvider):
             elif not ended.confirmed:
                 raise PodError(f"{ended.sentence(str(props.get('name') or id_))} Run `pulumi destroy` (or "
                                "`pulumi up`) again to retry.")
+            if props.get("name"):
+                end_orphans_of(client, str(props["name"]))
 
 
 @dataclass

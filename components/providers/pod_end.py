@@ -1,22 +1,32 @@
-"""Ending a pod: DELETE until RunPod confirms it, and a sentence that claims no more than the last look showed.
+"""Ending a pod: DELETE until RunPod confirms it, and a sentence that claims no more than the last look showed;
+and ending the pods creates that never finished left behind.
 
 RunPod has been seen to answer a DELETE with a plain 500 (or not at all) whether or not it ended the pod, so
 one failed DELETE proves nothing: the pod is read back, and the DELETE is sent again (5xx, 429, a timeout, a
 busy pod) until RunPod confirms (a 204, or a read that says 404 or TERMINATED) or RUNPOD_STOP_TIMEOUT_S
 passes. Only then does a message say the pod still bills, and only when the last read showed it.
+
+A pod keeps its provisional name until its create succeeded (components.names). The engine runs one command
+per stack at a time, so a pod under that name seen while no create of the resource runs (before a create, in a
+refresh or a delete) was left by a create that never finished: a `pulumi up` ended mid-create, whose host
+could not clean up. It is never the stack's, and it is ended.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pulumi
+
 from components import tuning
+from components.names import provisional_name
 from components.providers.pod_rules import sweep_hint
-from components.runpod import TRANSIENT, Conflict, NotFound, PodInfo, RunPodClient, RunPodError
+from components.runpod import TRANSIENT, Conflict, NotFound, PodInfo, RunPodClient, RunPodError, Unauthorized
 from components.waiting import Deadline
 
-__all__ = ["RETRIED", "Termination", "terminate_pod"]
+__all__ = ["RETRIED", "Termination", "end_orphans", "end_orphans_of", "terminate_pod"]
 
 # Failures after which the same request on a pod (a DELETE, a stop) may well succeed: RunPod's own advice for
 # 5xx and 429, a dropped answer, and a pod busy with another transition.
@@ -49,8 +59,9 @@ class Termination:
             rate = f" (${self.last.cost_per_hr:.2f}/h)" if self.last.cost_per_hr else ""
             return (f"Terminating pod {pod} failed ({self.error}): RunPod still shows it {self.last.status}{rate}, "
                     f"and it bills until you end it ({sweep_hint(name)}).")
-        return (f"Terminating pod {pod} failed ({self.error}) and reading it back failed too ({self.look_error}): "
-                f"it may still bill; end it if it is still there ({sweep_hint(name)}).")
+        also = "" if self.look_error is self.error else f" and reading it back failed too ({self.look_error})"
+        return (f"Terminating pod {pod} failed ({self.error}){also}: it may still bill; end it if it is still there "
+                f"({sweep_hint(name)}).")
 
 
 def terminate_pod(client: RunPodClient, pod_id: str) -> Termination:
@@ -64,6 +75,8 @@ def terminate_pod(client: RunPodClient, pod_id: str) -> Termination:
             return Termination(pod_id, "ended")
         except NotFound:  # after a failed DELETE, ours went through
             return Termination(pod_id, "gone" if error is None else "ended")
+        except Unauthorized as e:  # a read would be refused as well
+            return Termination(pod_id, "unknown", e, look_error=e)
         except RunPodError as e:
             error = e
         last, look_error = _look(client, pod_id)
@@ -83,3 +96,33 @@ def _look(client: RunPodClient, pod_id: str) -> tuple[PodInfo | None, RunPodErro
     except RunPodError as e:
         return None, e
     return (None, None) if pod.status == "TERMINATED" else (pod, None)
+
+
+def end_orphans(client: RunPodClient, name: str, pods: Sequence[PodInfo]) -> frozenset[str]:
+    """End every live pod of `pods` (a listing made while no create of the resource runs) that carries the
+    provisional name of `name`; returns their ids. What could not be ended is logged, with what to do."""
+    left = [p for p in pods if p.name == provisional_name(name) and p.status != "TERMINATED"]
+    for pod in left:
+        pulumi.log.warn(f"pod {pod.id} ({pod.name}: {pod.status}, ${pod.cost_per_hr:.2f}/h) was left by a create "
+                        "that never finished (a `pulumi up` ended mid-create); it is not the stack's: ending it")
+        ended = terminate_pod(client, pod.id)
+        if not ended.confirmed:
+            pulumi.log.error(f"pod {pod.id}: {ended.sentence(name)}")
+    return frozenset(p.id for p in left)
+
+
+def end_orphans_of(client: RunPodClient, name: str) -> None:
+    """`end_orphans` after a listing of its own, for a refresh or a delete. The listing is asked again through an
+    outage, until RUNPOD_STOP_TIMEOUT_S; should it still fail, the refresh or delete goes on, and says so."""
+    deadline = Deadline(tuning.seconds(tuning.STOP_TIMEOUT))
+    while True:
+        try:
+            pods = client.pods.list()
+            break
+        except RunPodError as e:
+            if not isinstance(e, TRANSIENT) or deadline.expired():
+                pulumi.log.warn(f"could not look for pods an unfinished create of {name!r} left ({e}); the next "
+                                f"`pulumi up` or `pulumi refresh` looks again, or {sweep_hint(name)}")
+                return
+        time.sleep(min(tuning.seconds(tuning.POLL_INTERVAL), deadline.remaining()))
+    end_orphans(client, name, pods)

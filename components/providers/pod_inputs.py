@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.compat import AUTO, network_volume_problem
-from components.names import MAX_NAME, setting
+from components.names import MAX_NAME, provisional_name, setting
 from components.providers.schema import Schema, is_unknown, spec_field
 
 __all__ = ["POD_INPUTS", "PodSpec", "env_secrets", "proxy_url"]
@@ -133,7 +133,7 @@ class PodSpec:
                             setting=f"{setting('image')}, imageRepository or promoteFrom")
     gpu_type_ids: tuple[str, ...] = spec_field(_check_gpu_types, convert=tuple, setting=setting("gpuTypes"))
     min_cuda_version: str = spec_field(_check_cuda, convert=str,
-                                       setting=f"the CUDA floor of the vLLM image, from {setting('vllmVersion')}")
+                                       setting="the CUDA floor the image's config declares in NVIDIA_REQUIRE_CUDA")
     # With `auto` last in gpu_type_ids: the types the compatibility rules let through, which the live catalog
     # then ranks at create (components.providers.pod_plan). Empty otherwise.
     auto_gpu_type_ids: tuple[str, ...] = spec_field(_check_gpu_ids, convert=tuple, default=(),
@@ -162,10 +162,16 @@ class PodSpec:
                                                   setting=f"the data center of the model cache volume "
                                                           f"({setting('modelCacheDataCenter')})")
 
+    @property
+    def creating_name(self) -> str:
+        """The pod's name until its create succeeded (components.names): then it takes `name`."""
+        return provisional_name(self.name)
+
     def create_body(self, gpu_type_id: str) -> dict[str, Any]:
-        """A `CreatePodRequest` for one GPU type; the CUDA floor rides on every create."""
+        """A `CreatePodRequest` for one GPU type, under the provisional name; the CUDA floor rides on every
+        create."""
         body: dict[str, Any] = {
-            "name": self.name, "image": self.image, "cloud": self.cloud, "disk": self.container_disk_gb,
+            "name": self.creating_name, "image": self.image, "cloud": self.cloud, "disk": self.container_disk_gb,
             "ports": list(self.ports), "env": dict(self.env),
             "gpu": {"id": gpu_type_id, "count": self.gpu_count, "minCudaVersion": self.min_cuda_version},
         }

@@ -2,8 +2,8 @@
 
 RunPod may answer a create with a 5xx or a timeout and still make the pod, even minutes later. Such a pod
 bills outside the stack unless the create that lost it finds it: `Landings` records the creates RunPod
-answered, those it did not, and every pod named like ours that appeared since, and `watch` looks for late
-ones. What to do with a pod found (adopt it, end it) is the placement's call (`pod_placement`). A ledger
+answered, those it did not, and every pod under our provisional name that appeared since, and `watch` looks
+for late ones. What to do with a pod found (adopt it, end it) is the placement's call (`pod_placement`). A ledger
 lives for one call only: the provider is pickled into state and keeps no per-call state.
 """
 
@@ -60,7 +60,7 @@ class Landings:
 
     def look(self, client: RunPodClient, spec: PodSpec) -> list[PodInfo]:
         """Our pods not terminated, oldest first (one list call; its errors are the caller's)."""
-        mine = [p for p in client.pods.list() if p.name == spec.name and p.id not in self.already]
+        mine = [p for p in client.pods.list() if p.name == spec.creating_name and p.id not in self.already]
         self.seen.update(p.id for p in mine)
         return sorted((p for p in mine if p.status != "TERMINATED"), key=lambda p: p.created_at or "")
 

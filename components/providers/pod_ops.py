@@ -5,6 +5,7 @@ call lives on the (pickled, shared) provider."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -153,6 +154,21 @@ class PodCall:
             return f"Pod {pod_id} could not be stopped ({e}) and may bill: `pulumi destroy` or fix and `pulumi up`."
         return (f"Pod {pod_id} is {pod.status} and may bill: `pulumi up --replace <the pod's URN>` for a new pod, "
                 "or `pulumi destroy`.")
+
+    def take_name(self, pod: PodInfo) -> PodInfo:
+        """The create succeeded: the pod leaves its provisional name for the stack's. A PATCH of the name alone
+        changes a pod in place (no reset); it is sent again after a failure that proves nothing, until
+        RUNPOD_STOP_TIMEOUT_S."""
+        deadline = Deadline(tuning.seconds(tuning.STOP_TIMEOUT))
+        while True:
+            try:
+                return self.client.pods.update(pod.id, {"name": self.spec.name})
+            except RETRIED as e:
+                if deadline.expired():
+                    raise PodError(f"RunPod did not rename pod {pod.id} to {self.spec.name!r} (its name once created) "
+                                   f"within {deadline.limit_s:g} s ({e}); run `pulumi up` again.") from None
+                pulumi.log.info(f"pod {pod.id}: renaming it failed ({e}); asking again")
+            time.sleep(min(tuning.seconds(tuning.POLL_INTERVAL), deadline.remaining()))
 
     # ---- stop / start ----------------------------------------------------------------------------------
 

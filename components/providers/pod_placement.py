@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import tuning
+from components.providers.pod_end import end_orphans
 from components.providers.pod_landings import Landings
 from components.providers.pod_ops import PodCall
 from components.providers.pod_rules import PodError, sweep_hint
@@ -45,13 +46,14 @@ class Placement:
 
     @classmethod
     def start(cls, call: PodCall) -> Placement:
-        """Pods named like ours before we create are never adopted (a replacement's predecessor has our name)."""
-        name = call.spec.name
-        already = frozenset(p.id for p in call.client.pods.list() if p.name == name)
+        """Pods named like ours before we create are never adopted nor touched (a replacement's predecessor has
+        our name); pods under our provisional name were left by creates that never finished, and are ended."""
+        name, pods = call.spec.name, call.client.pods.list()
+        already = frozenset(p.id for p in pods if p.name == name)
         if already:
             pulumi.log.info(f"{len(already)} other pod(s) named {name!r} exist ({', '.join(sorted(already))});"
                             " if none is this stack's, `python -m components.pods list` shows what they cost")
-        return cls(call, Landings(already=already))
+        return cls(call, Landings(already=already | end_orphans(call.client, name, pods)))
 
     @property
     def grace_s(self) -> float:
@@ -182,11 +184,12 @@ class Placement:
         head = f"{ledger.missing()} create(s) RunPod never answered may still make a pod"
         if ledger.lookup_error is not None:
             return (f"{head}; whether RunPod made a pod anyway is unknown, because listing pods failed too "
-                    f"({ledger.lookup_error}). A pod named {spec.name!r} may bill outside this stack: "
-                    f"{sweep_hint(spec.name)}.")
+                    f"({ledger.lookup_error}). A pod named {spec.name!r} may bill outside this stack (as "
+                    f"{spec.creating_name!r}, its name until its create succeeds): {sweep_hint(spec.name)}.")
         other = "other " if ledger.seen else ""
-        return (f"{head}: no {other}pod named {spec.name!r} appeared within {self.grace_s:g} s of the last one. "
-                f"Should one appear later, it bills outside this stack: {sweep_hint(spec.name)}.")
+        return (f"{head}: no {other}pod named {spec.name!r} appeared within {self.grace_s:g} s of the last one (a "
+                f"pod is named {spec.creating_name!r} until its create succeeds). Should one appear later, it bills "
+                f"outside this stack until the next `pulumi up` ends it: {sweep_hint(spec.name)}.")
 
     def _end_extra(self, extra: PodInfo, keep: str | None) -> None:
         if extra.id != keep and extra.status != "TERMINATED":

@@ -13,6 +13,7 @@ from components.compat import AUTO, cuda_at_least
 from components.names import PROJECT, stack_of
 from components.providers.pod_inputs import POD_INPUTS, proxy_url
 from components.providers.schema import is_unknown
+from components.registry.reference import same_image
 from components.runpod import PodInfo
 
 __all__ = ["FAILED_STATUSES", "STOPPED_STATUSES", "PodError", "diff_inputs", "errored_message", "explain",
@@ -74,8 +75,15 @@ def _gpu_type_unwanted(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool
     return olds.get("gpu_type_id") not in wanted
 
 
+def _same_image(old: Any, new: Any) -> bool:
+    """RunPod may spell the image otherwise than it was given (`docker.io/` added, the tag dropped beside a
+    digest): the same image is no change, whoever spelled it."""
+    return isinstance(old, str) and isinstance(new, str) and same_image(old, new)
+
+
 def diff_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
-    changed = POD_INPUTS.changed(olds, news)
+    changed = [k for k in POD_INPUTS.changed(olds, news)
+               if not (k == "image" and _same_image(olds.get("image"), news.get("image")))]
     replaces = [k for k in changed if _needs_new_pod(k, olds, news)]
     # A pod last seen in ERROR bills without serving: `pulumi up` must act on it (update starts it again, or
     # refuses `running: false` with what to do), never report it unchanged.
@@ -96,11 +104,14 @@ def pod_outputs(inputs: Mapping[str, Any], pod: PodInfo) -> dict[str, Any]:
 
 def live_outputs(old: Mapping[str, Any], pod: PodInfo) -> dict[str, Any]:
     """Outputs refreshed from RunPod: live facts, plus drift in what a pod carries itself (its image,
-    name, args, ports, disk, count, cloud) so the next `pulumi up` puts it back. `env` is kept as declared:
+    name, args, ports, disk, count, cloud) so the next `pulumi up` puts it back; an image RunPod only spells
+    otherwise keeps the declared spelling. `env` is kept as declared:
     RunPod may add variables of its own. A stopped pod (EXITED) records `running: false`; a pod in ERROR
     holds its GPU and bills, so it records `running: true` (and `status: ERROR`), never "stopped"."""
     outs: dict[str, Any] = POD_INPUTS.with_defaults(old)
-    outs.update(name=pod.name, image=pod.image or outs.get("image"), ports=list(pod.ports) or outs.get("ports"),
+    declared = outs.get("image")
+    image = declared if _same_image(declared, pod.image) else pod.image or declared
+    outs.update(name=pod.name, image=image, ports=list(pod.ports) or outs.get("ports"),
                 running=pod.status not in STOPPED_STATUSES)
     if pod.args or outs.get("args"):
         outs["args"] = pod.args
@@ -136,12 +147,7 @@ def explain(lines: Sequence[str], pod: PodInfo, min_cuda_version: str | None = N
     """Name the cause of a failed start from the pod's system log, and the setting that fixes it."""
     text, image = "\n".join(lines), pod.image or "the image"
     if m := _CUDA_GATE.search(text):
-        asked = f"requested CUDA ≥ {min_cuda_version}" if min_cuda_version else "requested a lower CUDA floor"
-        return (f"the host's NVIDIA driver is too old for the image: {image} requires CUDA ≥ {m.group(1)} "
-                f"(nvidia-container-cli: unsatisfied condition: cuda>={m.group(1)}) but the host reports "
-                f"{pod.cuda_version or 'an older one'}. The pod must request the image's CUDA floor, and it "
-                f"{asked} ({named('min_cuda_version')}): check that {PROJECT}:vllmVersion is the vLLM version "
-                f"the image was built from, so RunPod only offers hosts with CUDA ≥ {m.group(1)}")
+        return _driver_too_old(m.group(1), pod, min_cuda_version)
     if _PULL_FAILED.search(text):
         return (f"RunPod could not pull {image}: check the image reference ({setting('image')}) and, for a "
                 f"private registry, {named('registry_auth_id')}")
@@ -150,3 +156,18 @@ def explain(lines: Sequence[str], pod: PodInfo, min_cuda_version: str | None = N
     if not lines:
         return "RunPod's system log for it was empty or unreadable"
     return f"the last system log line is {lines[-1]!r}; see the log above"
+
+
+def _driver_too_old(needed: str, pod: PodInfo, asked: str | None) -> str:
+    """The image's CUDA gate refused the host. The pod asked for the floor read from the image's config before
+    it was created: RunPod placed it below that floor, or the image it pulled is not the one that was read."""
+    head = (f"the host's NVIDIA driver is too old for the image: {pod.image or 'the image'} requires CUDA ≥ {needed} "
+            f"(nvidia-container-cli: unsatisfied condition: cuda>={needed}) but the host reports "
+            f"{pod.cuda_version or 'an older one'}")
+    if asked and cuda_at_least(asked, needed):
+        return (f"{head}. The pod requested CUDA ≥ {asked} ({named('min_cuda_version')}), so RunPod placed it below "
+                "the floor it was asked for: run `pulumi up` again")
+    floor = f"CUDA ≥ {asked}" if asked else "a lower CUDA floor"
+    return (f"{head}. The pod requested {floor} ({named('min_cuda_version')}), read from the image's config before "
+            "the pod was created, so the image RunPod pulled is not the one that was read (a tag that moved?): pin "
+            f"{PROJECT}:image by digest (`repo@sha256:…`, as the images this stack builds or promotes are)")

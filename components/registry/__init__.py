@@ -17,10 +17,10 @@ from components.registry.errors import (
 )
 from components.registry.image_config import ImageConfig, read_image_config
 from components.registry.inspection import ImageFacts, PullRefused, inspect_image
-from components.registry.reference import ImageReference, parse_reference
+from components.registry.reference import ImageReference, parse_reference, same_image
 
 __all__ = [
     "BadImage", "Credentials", "CudaRequirement", "Denied", "ImageConfig", "ImageFacts", "ImageReference", "NotFound",
     "PullRefused", "RateLimited", "RegistryClient", "RegistryError", "Unauthorized", "Unavailable", "cuda_requirement",
-    "docker_credentials", "inspect_image", "parse_reference", "read_image_config",
+    "docker_credentials", "inspect_image", "parse_reference", "read_image_config", "same_image",
 ]

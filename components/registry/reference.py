@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from components.image_ref import split_image_reference
 from components.runpod.credentials import is_loopback
 
-__all__ = ["DOCKER_HUB", "ImageReference", "parse_reference"]
+__all__ = ["DOCKER_HUB", "ImageReference", "parse_reference", "same_image"]
 
 DOCKER_HUB = "docker.io"
 _DOCKER_HUB_API = "registry-1.docker.io"  # where docker.io's registry API answers
@@ -56,3 +56,20 @@ def parse_reference(text: str) -> ImageReference:
     if registry == DOCKER_HUB and "/" not in repository:
         repository = f"library/{repository}"
     return ImageReference(registry, repository, tag, digest)
+
+
+def same_image(a: str, b: str) -> bool:
+    """Whether two references pull the same image: Docker Hub's spellings are one (`vllm/x`, `docker.io/vllm/x`,
+    `index.docker.io/vllm/x`); when either is pinned, the digests decide (a pull by digest ignores the tag beside
+    it); else the tags (`latest` when none). A reference that does not parse equals only itself."""
+    if a == b:
+        return True
+    try:
+        x, y = parse_reference(a), parse_reference(b)
+    except ValueError:
+        return False
+    if (x.registry, x.repository) != (y.registry, y.repository):
+        return False
+    if x.digest or y.digest:
+        return x.digest == y.digest
+    return x.reference == y.reference

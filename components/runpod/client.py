@@ -5,7 +5,7 @@ hcloud-python's `client.servers`. It holds only settings; every call opens its o
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from components import tuning
@@ -84,6 +84,10 @@ class RunPodClient:
     @property
     def create_read_timeout_s(self) -> float:
         return self.transport.create_read_timeout_s
+
+    def fall_back_to(self, api_key: str, sources: KeySources, on_use: Callable[[], None] | None = None) -> None:
+        """Send `api_key` instead once RunPod refuses this client's key (401); `on_use` is called then."""
+        self.transport.keep_spare(api_key, sources, on_use)
 
     def without_retries(self) -> RunPodClient:
         """A copy that sends each call once (no retry of 429, 5xx or a dropped connection): for callers that

@@ -21,11 +21,13 @@ DEFAULT_API_URL = "https://api.runpod.io"
 @dataclass(frozen=True)
 class KeySources:
     """How a user sets the key and the URL, for messages: `key` and `url` name where they are read from,
-    `missing` says how to provide a key."""
+    `missing` says how to provide a key, `refused` (when given) where this key came from and what to do once
+    RunPod refuses it (401)."""
 
     key: str
     url: str
     missing: str
+    refused: str = ""
 
 
 ENV_SOURCES = KeySources(key="RUNPOD_API_KEY", url="RUNPOD_API_URL", missing="export RUNPOD_API_KEY")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from components import tuning
 from components.http_retry import BoundedRetry, retry_after_seconds
 from components.runpod.credentials import DEFAULT_API_URL, ENV_SOURCES, KeySources, check_api_key, check_api_url, scrub
-from components.runpod.errors import BY_STATUS, MissingApiKey, RunPodError, ServerError, TransportError
+from components.runpod.errors import BY_STATUS, MissingApiKey, RunPodError, ServerError, TransportError, Unauthorized
 
 __all__ = ["Transport"]
 
@@ -52,6 +52,11 @@ class Transport:
     backoff_factor_s: float = BACKOFF_FACTOR_S
     # Other secrets that RunPod may echo back (a pod's env in a 400 detail): scrubbed like the key.
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    # A second key, sent instead once RunPod refuses `api_key` (401), and who is told when that happens; after
+    # the switch it holds the refused key, still scrubbed, and is never tried again.
+    spare_key: str = field(default="", repr=False)
+    spare_sources: KeySources | None = None
+    on_spare: Callable[[], None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = (self.base_url or DEFAULT_API_URL).rstrip("/")
@@ -66,12 +71,40 @@ class Transport:
         return clone
 
     def scrub(self, text: str) -> str:
-        return scrub(text, self.api_key, *self.secrets)
+        return scrub(text, self.api_key, self.spare_key, *self.secrets)
+
+    def keep_spare(self, key: str, sources: KeySources, on_spare: Callable[[], None] | None = None) -> None:
+        """Send `key` instead once RunPod refuses the one this transport has (see `spare_key`)."""
+        self.spare_key, self.spare_sources, self.on_spare = key, sources, on_spare
+
+    def _take_spare(self) -> bool:
+        """RunPod refused the key: switch to the spare, when there is one not refused yet."""
+        spare, sources = self.spare_key, self.spare_sources
+        if not spare or sources is None or spare == self.api_key:
+            return False
+        check_api_key(spare, sources)
+        if self.on_spare is not None:
+            self.on_spare()
+        self.api_key, self.spare_key = spare, self.api_key
+        self.sources, self.spare_sources = sources, None
+        return True
 
     def request(self, method: str, path: str, *, body: Mapping[str, Any] | None = None,
                 params: Mapping[str, str] | None = None, idempotent: bool = True,
                 read_timeout_s: float | None = None) -> dict[str, Any]:
-        """One call; the parsed JSON object (a JSON list comes back as `{"items": [...]}`), `{}` for 204."""
+        """One call; the parsed JSON object (a JSON list comes back as `{"items": [...]}`), `{}` for 204. A call
+        RunPod refused for the key (401, so it did nothing) is sent once more with the spare key, if any."""
+        try:
+            return self._request(method, path, body=body, params=params, idempotent=idempotent,
+                                 read_timeout_s=read_timeout_s)
+        except Unauthorized:
+            if not self._take_spare():
+                raise
+        return self._request(method, path, body=body, params=params, idempotent=idempotent,
+                             read_timeout_s=read_timeout_s)
+
+    def _request(self, method: str, path: str, *, body: Mapping[str, Any] | None, params: Mapping[str, str] | None,
+                 idempotent: bool, read_timeout_s: float | None) -> dict[str, Any]:
         url = self.base_url + path
         timeout = (self.connect_timeout_s, read_timeout_s or self.read_timeout_s)
         with self.session(idempotent) as session:
@@ -121,6 +154,8 @@ class Transport:
         message = f"RunPod {method} {path}: {status} {title}: {detail}"
         if errors:
             message += " (" + "; ".join(errors) + ")"
+        if status == 401 and self.sources.refused:
+            message += f". {self.sources.refused}"
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if status == 429 and retry_after is not None:
             message += f"; retry after {retry_after:g} s"
@@ -146,7 +181,17 @@ class Transport:
 
     def open_stream(self, path: str, params: Mapping[str, str], last_event_id: str | None,
                     idle_s: float) -> requests.Response:
-        """A server-sent-events GET whose socket read times out after `idle_s`; the caller closes it."""
+        """A server-sent-events GET whose socket read times out after `idle_s`; the caller closes it. Like a
+        request, sent once more with the spare key when RunPod refuses the key."""
+        try:
+            return self._open_stream(path, params, last_event_id, idle_s)
+        except Unauthorized:
+            if not self._take_spare():
+                raise
+        return self._open_stream(path, params, last_event_id, idle_s)
+
+    def _open_stream(self, path: str, params: Mapping[str, str], last_event_id: str | None,
+                     idle_s: float) -> requests.Response:
         session = self.session(idempotent=True)
         headers = {"Accept": "text/event-stream"}
         if last_event_id:

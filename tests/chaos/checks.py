@@ -5,6 +5,11 @@ intervals, the requests it answered), never from what the provider says about it
   which the fake holds RUNNING (EXITED when `running` is false), as the outputs say;
 - two pods of one resource never bill together for longer than one poll interval, not counting the time
   RunPod spent failing or stalling the provider's requests (each failure earns one poll interval of pause);
+- a successful create's pod carries the resource's name (it is created under the provisional name, and renamed
+  only once it runs as declared);
+- a pod an unfinished create left under the provisional name is ended by the next create, refresh or delete
+  (unless listing pods failed, or RunPod would not end it, and the call said so), and no call ends a pod under
+  the resource's name but the one it deletes;
 - a successful update leaves the pod as declared; a refresh that drops the pod saw it gone;
 - after a successful delete the pod is gone, and a second delete is a no-op that succeeds;
 - every failed call's error is the provider's own (PodError, or RunPod's error types) and names a cause, and
@@ -19,12 +24,14 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
-from tests.chaos.knobs import OVERLAP_SLACK_S, POLL_S, SLOW_REQUEST_S
+from components.names import provisional_name
+from tests.chaos.knobs import NAME, OVERLAP_SLACK_S, POLL_S, SLOW_REQUEST_S
 from tests.fakes.runpod import FakeRunPod, RecordedRequest
 from tests.provider_host import HostError
 
 __all__ = ["Observation", "check"]
 
+CREATING = provisional_name(NAME)
 _OWN_ERROR = re.compile(r"^(components\.providers\.pod_rules\.PodError|components\.runpod\.errors\.\w+): (.{20,})$")
 
 
@@ -37,6 +44,7 @@ class Observation:
     call: str  # create, update, read, delete
     started: float
     before: frozenset[str]  # every pod id the fake held before the call
+    names_before: dict[str, str] = field(default_factory=dict)  # the live ones: id -> name
     ended: float = 0.0
     pod_id: str | None = None  # the resource's pod: the one acted on, or the one a create returned
     outs: dict[str, Any] | None = None
@@ -72,7 +80,26 @@ def check(obs: Observation, fake: FakeRunPod, secrets: set[str]) -> list[str]:
     if obs.label == "delete again" and obs.error is not None:
         broken.append("a second delete is not a no-op: it failed")
     broken += _claims(obs, live)
+    broken += _names(obs, fake, live)
     broken += _overlaps(obs, fake, made)
+    return broken
+
+
+def _names(obs: Observation, fake: FakeRunPod, live: dict[str, str]) -> list[str]:
+    """Pods under the provisional name are ended; pods under the resource's name are left alone."""
+    broken = [f"call ended pod {pid}, named {NAME!r}, which it was not deleting"
+              for pid, name in obs.names_before.items()
+              if name == NAME and pid not in live and not (obs.call == "delete" and pid == obs.pod_id)]
+    error = obs.error.message if obs.error else ""
+    excused = ("could not look for pods an unfinished create" in obs.stderr or "RunPod GET /v2/pods:" in error
+               or (obs.call == "delete" and obs.error is not None) or obs.call == "update")
+    for pid, name in obs.names_before.items():
+        said = f"pod {pid}: Terminating pod {pid} failed" in obs.stderr
+        if name == CREATING and pid in live and not excused and not said:
+            broken.append(f"pod {pid}, left under {CREATING!r} by an unfinished create, is still {live[pid]}")
+    made = fake.pods.get(obs.pod_id or "")
+    if obs.call == "create" and obs.error is None and made is not None and made.name != NAME:
+        broken.append(f"create returned pod {obs.pod_id} named {made.name!r}, not {NAME!r}")
     return broken
 
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.chaos.knobs import LATE_LANDING_S, NO_ANSWER_S
+from components.names import provisional_name
+from tests.chaos.knobs import LATE_LANDING_S, NAME, NO_ANSWER_S
 from tests.fakes.runpod import FakeRunPod
 
 __all__ = ["KINDS_BY_CALL", "Injection", "draw", "stage"]
@@ -71,13 +72,16 @@ DRAWS: dict[str, Callable[[random.Random], dict[str, Any]]] = {
     "action_fault": lambda rng: {"answer": rng.choice(["500", "429", "reset"]), "times": rng.randint(1, 3),
                                  "applied": rng.random() < 0.5},
     "host_full": lambda rng: {},
+    "left_over": lambda rng: {"which": rng.randint(0, 2), "status": rng.choice(["STARTING", "RUNNING", "EXITED"])},
 }
+# A create's PATCH is the rename once its pod runs; `left_over` is a pod an unfinished create (a `pulumi up`
+# ended mid-create) left under the provisional name.
 KINDS_BY_CALL: dict[str, tuple[str, ...]] = {
     "create": ("lost_create", "lost_create", "late_while_starting", "no_capacity", "capacity_held", "echo_400",
-               "fate", "fate", "below_floor", "outage", "rate_limited", "delete_500"),
+               "fate", "fate", "below_floor", "outage", "rate_limited", "delete_500", "patch_fault", "left_over"),
     "update": ("patch_fault", "patch_echo", "outage", "rate_limited", "action_fault", "host_full", "delete_500"),
-    "read": ("outage", "rate_limited"),
-    "delete": ("delete_500", "delete_500", "outage", "rate_limited"),
+    "read": ("outage", "rate_limited", "left_over"),
+    "delete": ("delete_500", "delete_500", "outage", "rate_limited", "left_over"),
 }
 
 
@@ -124,6 +128,8 @@ def stage(fake: FakeRunPod, injection: Injection, *, pod_id: str | None, gpus: t
         method, path = ("PATCH", POD) if kind == "patch_fault" else ("POST", POD + "/action")
         answer = dict(ANSWERS[p["answer"]])
         fake.inject(method, path, answer.pop("status"), times=p.get("times", 1), after_apply=p["applied"], **answer)
+    elif kind == "left_over":
+        fake.add_pod(provisional_name(NAME), gpu_type_id=p["gpu"], status=p["status"])
     elif kind == "host_full" and pod_id in fake.pods:
         host = fake.pods[pod_id].host
         return _take_gpus(fake, lambda h: h is host)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.names import provisional_name
 from components.providers.pod import POD_TYPE, PodProvider
 from components.providers.pod_inputs import POD_INPUTS
 from tests.chaos import knobs
@@ -63,12 +64,14 @@ class _Run:
             finally:
                 self.settle_step(undo)
         self.fake.faults.clear()
+        end = len(self.plan.steps)
+        if self.fake.pods_named(provisional_name(knobs.NAME)):  # a call that could not list said so: the next up
+            self.create(end, Step("create"), "next up")
         for state in [*self.replaced, *([self.state] if self.state else [])]:
-            self.delete(len(self.plan.steps), "cleanup delete", state)
-        left = self.fake.pods_named(knobs.NAME)
+            self.delete(end, "cleanup delete", state)
+        left = self.fake.pods_named(knobs.NAME) + self.fake.pods_named(provisional_name(knobs.NAME))
         if left:
-            self.violation(len(self.plan.steps), f"after the last delete pods still live: "
-                                                  f"{[(p.id, p.status) for p in left]}")
+            self.violation(end, f"after the last delete pods still live: {[(p.id, p.status) for p in left]}")
 
     def step(self, index: int, step: Step) -> None:
         kind = step.kind
@@ -149,7 +152,7 @@ class _Run:
     def call(self, index: int, label: str, call: str, pod_id: str | None, running: bool,
              make: Callable[[], tuple[str, dict[str, Any]]]) -> Observation:
         obs = Observation(index, label, call, self.fake.clock(), frozenset(self.fake.pods), pod_id=pod_id,
-                          running=running)
+                          running=running, names_before={p.id: p.name for p in self.fake.live_pods()})
         logged = len(self.host.stderr_lines)
         try:
             got_id, outs = make()
