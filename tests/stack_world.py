@@ -41,7 +41,7 @@ DEV = {"gpuTypes": ["NVIDIA L40S"], "imageRepository": REPO, "healthTimeoutMinut
 PROD = {"gpuTypes": ["NVIDIA H100 PCIe"], "promoteFrom": "dev", "healthTimeoutMinutes": "1"}
 TUNING = {"AUTOGLM_HEALTH_POLL_S": "0.05", "RUNPOD_POLL_INTERVAL_S": "0.02"}
 VOLUME = "pulumi-python:dynamic/runpod:Volume"
-DOWNLOAD_S = 1.5  # the weights' download on a cold cache (20 GB at ~0.1–0.5 GB/s in life)
+DOWNLOAD_S = 3.0  # the weights' download on a cold cache (20 GB at ~0.1–0.5 GB/s in life)
 
 
 @dataclass
