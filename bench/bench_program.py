@@ -25,7 +25,8 @@ from tests.conftest import ROOT, committed_stack_config, configure_mocks, stack_
 
 PROGRAM_TARGET_S = 1.5
 IMPORT_TARGET_S = 0.3
-PROVIDER_MODULES = ("components.providers.pod", "components.health.resource", "components.providers.image_facts")
+PROVIDER_MODULES = ("components.providers.pod", "components.health.resource", "components.providers.image_facts",
+                    "components.providers.volume")
 STACKS: dict[str, dict[str, Any]] = {
     "dev": {"imageRepository": "ghcr.io/acme/autoglm-vllm"},
     "prod": {},

@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from components import compat
+from components.compat import AUTO
 from components.names import setting
 from components.runpod.catalog import AVAILABILITY_LEVELS, GpuOffer
 
-__all__ = ["AUTO", "Candidate", "Dropped", "NoCandidate", "PodPlan", "PoolPlan", "plan_pod", "plan_pools"]
+__all__ = ["AUTO", "Candidate", "Dropped", "NoCandidate", "PodPlan", "PoolPlan", "compat_fits", "describe_plan",
+           "plan_pod", "plan_pools", "table_fits"]
 
-AUTO = "auto"
 Fits = Callable[[str], str | None]
 
 
@@ -141,6 +143,26 @@ def _nothing_left(dropped: Sequence[Dropped], cloud: str, gpu_count: int, *, ser
                 f"at least {cheapest.price_per_hour:.2f}, or lower {fewer}")
     reasons = "; ".join(f"{d.gpu_type_id}: {d.reason}" for d in dropped[:8]) or "the catalog lists none"
     return f"{head}: {reasons}. Add GPU types to {setting('gpuTypes')} (or end it with auto), or retry later"
+
+
+def compat_fits(vllm_version: str, gpu_count: int, model: str, max_model_len: int) -> Fits:
+    """The compatibility rules as `fits`, each refusal worded by them (VRAM, bf16, kernels)."""
+    return lambda gpu: compat.gpu_problem(vllm_version, gpu, gpu_count, model, max_model_len)
+
+
+def table_fits(allowed: Sequence[str]) -> Fits:
+    """`fits` from the list those rules gave beforehand (`compat.auto_gpu_types`), as the providers get it."""
+    chosen = frozenset(allowed)
+    return lambda gpu: None if gpu in chosen else "not among the GPU types the compatibility rules let through"
+
+
+def describe_plan(plan: PodPlan, wanted: Sequence[str], *, every_drop: bool = False) -> list[str]:
+    """One line per candidate, in order, then one per GPU type left out: every one with `every_drop`, else those
+    `wanted` names and those the budget refused (not every type of the catalog that cannot serve the model)."""
+    lines = [f"{n}. {c.describe()}" for n, c in enumerate(plan.candidates, start=1)]
+    shown = [d for d in plan.dropped if every_drop or d.gpu_type_id in wanted or d.price_per_hour is not None]
+    lines += [f"not tried: {d.gpu_type_id}: {d.reason}" for d in shown]
+    return lines
 
 
 # ---- serverless pools -------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import re
 
 from components.compat.releases import split_tag
 
-__all__ = ["BOUNDS", "model_id_problem", "vllm_version", "whole_number"]
+__all__ = ["BOUNDS", "DATA_CENTER_ID", "dollars_per_hour", "model_id_problem", "vllm_version", "whole_number"]
 
 # Whole-number settings and their inclusive bounds.
 BOUNDS: dict[str, tuple[int, int]] = {
@@ -22,7 +22,13 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "workersMax": (1, 100),  # 0 would leave the endpoint unable to serve (and the health check to pass)
     "idleTimeoutSeconds": (1, 3600),  # the API's bounds of workers.idleTimeout
     "requestsPerWorker": (1, 1000),  # REQUEST_COUNT scaling: in-flight requests per worker, at least 1
+    "modelCacheGb": (10, 4096),  # RunPod's network volume sizes (larger: contact RunPod)
 }
+
+# RunPod data center ids (EU-RO-1, US-TX-3, EUR-IS-1), upper case: lowercase ones are accepted by the API but
+# break RunPod in several ways (dstack's finding, ../shared/research/runpod-scale.md c.2).
+DATA_CENTER_ID = re.compile(r"^[A-Z]{2,4}-[A-Z]{2,4}-\d{1,3}$")
+MAX_DOLLARS_PER_HOUR = 1000.0
 
 _HF_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -36,6 +42,17 @@ def whole_number(key: str, raw: str) -> int:
         value = low - 1
     if not low <= value <= high:
         raise ValueError(f"expected a whole number from {low} to {high}")
+    return value
+
+
+def dollars_per_hour(raw: str) -> float:
+    """US dollars per hour, above 0 and at most 1000 (`maxCostPerHour`)."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_DOLLARS_PER_HOUR:
+        raise ValueError("expected US dollars per hour, a number above 0 (e.g. 1.50)")
     return value
 
 

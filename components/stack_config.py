@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "idleTimeoutSeconds": 300,
     "requestsPerWorker": 4,
     "flashboot": True,
+    "modelCacheType": "STANDARD",
+    "retainModelCache": False,
 }
 
 SECRET_KEYS: tuple[str, ...] = ("runpodApiKey", "hfToken", "vllmApiKey")
@@ -44,5 +46,6 @@ KEYS: tuple[str, ...] = (
     "containerDiskGb", "networkVolumeId", "imageRepository", "image", "registryAuthId",
     "healthTimeoutMinutes", "maxCostPerHour", "promoteFrom", "runpodApiUrl", "publicEndpoint", "running",
     "deployment", "workersMin", "workersMax", "idleTimeoutSeconds", "requestsPerWorker", "flashboot",
+    "modelCacheGb", "modelCacheType", "modelCacheDataCenter", "retainModelCache",
     *SECRET_KEYS,
 )

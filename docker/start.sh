@@ -3,7 +3,9 @@
 # `vllm serve` itself). It
 #   1. compares the host driver's CUDA version (nvidia-smi) with the image's floor and stops at once when the
 #      driver is too old, rather than letting vLLM die later with an opaque CUDA error;
-#   2. puts the Hugging Face and vLLM caches on the volume at VOLUME_PATH, so a restart reuses the weights;
+#   2. puts the Hugging Face and vLLM caches on the volume at VOLUME_PATH, so a restart reuses the weights, with
+#      one writer at a time: the container holding the volume's writer lock fills the cache; any other waits
+#      until the cache holds the model, then reads it offline (HF_HUB_OFFLINE=1) and writes nothing there;
 #   3. renders nginx's configuration and starts nginx on PORT (the pod's public port) in front of
 #      `vllm serve` on 127.0.0.1:VLLM_PORT, with Open-AutoGLM's launch flags, each overridable by environment,
 #      and `--api-key` only when VLLM_API_KEY is set; arguments given to the container are appended;
@@ -39,6 +41,9 @@ PROXY_ACCESS_LOG=${PROXY_ACCESS_LOG:-/dev/stdout}
 PROXY_ERROR_LOG=${PROXY_ERROR_LOG:-stderr}
 PROXY_USER=${PROXY_USER:-www-data}       # nginx's workers, when started as root
 STOP_GRACE_S=${STOP_GRACE_S:-10}         # how long a stopped process may take before it is killed
+CACHE_WAIT_S=${CACHE_WAIT_S:-3600}       # how long a start waits while another container fills the volume's cache
+CACHE_STALE_S=${CACHE_STALE_S:-300}      # a writer whose heartbeat has not moved this long is presumed dead
+CACHE_BEAT_S=${CACHE_BEAT_S:-15}         # the writer's heartbeat, and how often a waiting start looks
 readonly VLLM_HOST=127.0.0.1
 
 require_count() {  # name value: a positive integer, or stop naming the variable
@@ -107,10 +112,134 @@ use_volume_caches() {
       "and are downloaded again after every restart." >&2
     return 0
   fi
+  [[ -n ${VLLM_CACHE_ROOT:-} ]] || compile_cache_on_volume=1
   export HF_HOME=${HF_HOME:-${volume%/}/hf}
   export VLLM_CACHE_ROOT=${VLLM_CACHE_ROOT:-${volume%/}/vllm}
-  mkdir -p "$HF_HOME" "$VLLM_CACHE_ROOT"
+  cache_dir=${volume%/}/.autoglm
+  mkdir -p "$HF_HOME" "$VLLM_CACHE_ROOT" "$cache_dir"
   say "caches on the volume: HF_HOME=${HF_HOME} VLLM_CACHE_ROOT=${VLLM_CACHE_ROOT}"
+}
+
+# ---- one writer per volume ---------------------------------------------------------------------------------------
+# RunPod: "Writing to the same volume from multiple workers simultaneously may cause data corruption". Several
+# containers may start at once on one volume (serverless workers starting cold, a replacement pod beside the old
+# one). The writer lock is a directory, made with mkdir, which is atomic on a network file system too. Its holder
+# downloads what is missing, writes vLLM's compile cache, and bumps a heartbeat until vLLM answers /health; then
+# it writes the model's ready marker and removes the lock. A start that finds the marker and cannot take the lock
+# reads the weights offline and keeps its compile cache on the container disk: it writes nothing to the volume.
+# A start that finds neither waits (nginx's /ping answers 204 meanwhile); a lock whose heartbeat stops moving
+# for CACHE_STALE_S (by this container's clock: machines' clocks may differ) belonged to a container that died,
+# and is taken over (the Hugging Face download resumes what it left).
+cache_dir=""                 # VOLUME_PATH/.autoglm when the caches are on a volume
+compile_cache_on_volume=0    # VLLM_CACHE_ROOT was put on the volume by this script (not set by the user)
+cache_writer=0               # this container holds the writer lock
+keeper_pid=""
+
+cache_lock() { printf '%s/writer.lock' "$cache_dir"; }
+cache_marker() { printf '%s/ready-%s' "$cache_dir" "${MODEL//\//--}"; }
+
+take_cache_lock() {  # true when this container now holds the writer lock
+  mkdir "$(cache_lock)" 2>/dev/null || return 1
+  printf '%s\n' "${HOSTNAME:-container} $$" > "$(cache_lock)/owner"
+  printf '0\n' > "$(cache_lock)/heartbeat"
+  cache_writer=1
+}
+
+release_cache_lock() {
+  (( cache_writer )) || return 0
+  rm -rf "$(cache_lock)"
+  cache_writer=0
+}
+
+# Wait until the cache holds the model, or the writer lock is ours; a signal meanwhile stops nginx and the script.
+claim_cache() {
+  [[ -n $cache_dir ]] || return 0
+  local marker lock beat seen="" since=$SECONDS start=$SECONDS said=-1 status nap
+  marker=$(cache_marker)
+  lock=$(cache_lock)
+  until take_cache_lock || [[ -e $marker ]]; do
+    if [[ -n $stop_signal ]]; then
+      stop_processes "$proxy_pid"
+      say "stopped on SIG${stop_signal} while waiting for the model cache."
+      exit 0
+    fi
+    if ! alive "$proxy_pid"; then
+      status=0
+      wait "$proxy_pid" || status=$?
+      ended nginx "$status" "the wait for the model cache" ""
+    fi
+    beat=""
+    read -r beat 2>/dev/null < "$lock/heartbeat" || true
+    if [[ $beat != "$seen" ]]; then
+      seen=$beat since=$SECONDS
+    elif (( SECONDS - since >= CACHE_STALE_S )); then
+      say "the container filling the model cache has not shown a sign of life for ${CACHE_STALE_S} s; taking over."
+      mv "$lock" "$lock.stale.$$" 2>/dev/null && rm -rf "$lock.stale.$$"
+      continue
+    fi
+    (( SECONDS - start < CACHE_WAIT_S )) || fail "waited ${CACHE_WAIT_S} s for another container to fill the" \
+      "model cache on ${VOLUME_PATH}; it holds ${lock} and is still at it. Raise CACHE_WAIT_S, or remove ${lock} if" \
+      "no container is running."
+    if (( (SECONDS - start) / 60 != said )); then
+      said=$(( (SECONDS - start) / 60 ))
+      say "another container is filling the model cache on ${VOLUME_PATH} (${lock}); waiting for ${MODEL} to be" \
+        "there ($(( SECONDS - start )) s so far), so no two containers write it at once."
+    fi
+    sleep "$CACHE_BEAT_S" &  # waited for with `wait`, which a signal interrupts at once
+    nap=$!
+    [[ -n $stop_signal ]] || wait "$nap" || true  # (a signal that came while sleep started: no wait at all)
+    kill "$nap" 2>/dev/null || true
+  done
+  cache_role "$marker"
+}
+
+cache_role() {  # marker: what this container may do with the cache, now that it has the lock or the model is there
+  if [[ -e $1 ]]; then
+    export HF_HUB_OFFLINE=1
+    if (( cache_writer )); then
+      say "model cache: ${MODEL} is on the volume; reading it offline (HF_HUB_OFFLINE=1)."
+    else
+      (( compile_cache_on_volume )) && unset VLLM_CACHE_ROOT
+      say "model cache: ${MODEL} is on the volume and another container holds its writer lock; reading it" \
+        "offline (HF_HUB_OFFLINE=1), with the compile cache on the container disk: nothing is written to the volume."
+    fi
+  else
+    say "model cache: ${MODEL} is not on the volume yet; this container downloads it (writer lock taken)."
+  fi
+}
+
+vllm_answers() {  # GET /health on vLLM answers 200 (bash's /dev/tcp: the image needs no HTTP client)
+  local status=""
+  { exec 9<>"/dev/tcp/${VLLM_HOST}/${VLLM_PORT}"; } 2>/dev/null || return 1
+  printf 'GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n' >&9
+  read -r -t 10 status <&9 || true
+  exec 9<&- 9>&-
+  [[ $status =~ ^HTTP/1\.[01]\ 200 ]]
+}
+
+keep_cache() {  # the writer, in the background: heartbeat until vLLM is up, then mark the model ready and unlock
+  local beats=0 lock marker
+  lock=$(cache_lock)
+  marker=$(cache_marker)
+  until vllm_answers; do
+    beats=$((beats + 1))
+    printf '%s\n' "$beats" > "$lock/heartbeat"
+    sleep "$CACHE_BEAT_S"
+  done
+  : > "$marker"
+  rm -rf "$lock"
+  say "model cache: ${MODEL} is ready on the volume (${marker}); other containers now read it offline."
+}
+
+start_cache_keeper() {
+  (( cache_writer )) || return 0
+  keep_cache &
+  keeper_pid=$!
+}
+
+on_exit() {  # whatever ends the script: a writer that did not finish lets the next container take over at once
+  [[ -z $keeper_pid ]] || kill "$keeper_pid" 2>/dev/null || true
+  [[ -z $cache_dir || -e $(cache_marker) ]] || release_cache_lock
 }
 
 # One shell word, quoted only when it needs to be, for a command line a person can copy.
@@ -314,6 +443,10 @@ require_count TENSOR_PARALLEL_SIZE "$TENSOR_PARALLEL_SIZE" 1
 require_count PORT "$PORT" 8000
 require_count VLLM_PORT "$VLLM_PORT" 8001
 require_count STOP_GRACE_S "$STOP_GRACE_S" 10
+require_count CACHE_WAIT_S "$CACHE_WAIT_S" 3600
+require_count CACHE_STALE_S "$CACHE_STALE_S" 300
+[[ $CACHE_BEAT_S =~ ^[0-9]+(\.[0-9]+)?$ && $CACHE_BEAT_S != 0 ]] || \
+  fail "CACHE_BEAT_S=${CACHE_BEAT_S} is not a positive number of seconds; set it to e.g. 15 or unset it."
 (( PORT != VLLM_PORT )) || fail "PORT and VLLM_PORT are both ${PORT}; nginx and vLLM need a port each."
 [[ $PROXY_HOST =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || fail "PROXY_HOST=${PROXY_HOST} is not an IPv4 address like 0.0.0.0."
 require_conf_word PROXY_DIR "$PROXY_DIR" /run/autoglm-proxy
@@ -345,6 +478,9 @@ serve+=("$@")
 
 trap 'on_signal TERM' TERM
 trap 'on_signal INT' INT
+trap on_exit EXIT
 start_proxy
+claim_cache
 start_vllm "${serve[@]}"
+start_cache_keeper
 supervise

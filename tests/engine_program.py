@@ -50,6 +50,7 @@ class Registration:
     dependencies: tuple[str, ...]
     additional_secret_outputs: tuple[str, ...]
     delete_before_replace: bool | None  # None: the option was not set
+    retain_on_delete: bool = False
 
 
 Engine = Callable[[Registration], tuple[str | None, dict[str, Any]]]
@@ -104,7 +105,8 @@ class EngineMonitor(MockMonitor):
             inputs=engine_form(rpc.deserialize_properties(request.object)),
             dependencies=tuple(d for d in [request.parent, *request.dependencies] if d),
             additional_secret_outputs=tuple(request.additionalSecretOutputs),
-            delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None)
+            delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
+            retain_on_delete=bool(request.retainOnDelete))
         self.recorder.resources.append(registration)  # type: ignore[arg-type]
         id_, state = self.engine(registration)
         obj = _sync_await(rpc.serialize_properties(state, {}))

@@ -4,7 +4,9 @@ A resource's state holds its URN, id, inputs (as Check returned them), outputs (
 secrets marked) and dependencies. A resource replaced create-before-delete stays in state marked for deletion
 (`pkgresource.State.Delete`) until a later step deletes it; a resource deleted before its replacement is created
 stays marked `PendingReplacement` until that create succeeds (pkg/resource/deploy/step.go, CreateStep and
-DeleteStep). Deletes run dependents first (pkg/resource/deploy/step_generator.go, `ScheduleDeletes`).
+DeleteStep). A resource registered with `retainOnDelete` keeps that flag in state, and its delete step only
+drops it from the state, never calling the provider (DeleteStep.Apply). Deletes run dependents first
+(pkg/resource/deploy/step_generator.go, `ScheduleDeletes`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Record:
     dependencies: tuple[str, ...] = ()  # URNs: the parent, `depends_on` and property dependencies
     delete: bool = False  # replaced, waiting to be deleted once the update succeeds
     pending_replacement: bool = False  # deleted before its replacement, which has not been created yet
+    retain_on_delete: bool = False  # the option as last registered: a delete drops it from state only
     seq: int = field(default_factory=lambda: next(_SEQUENCE))
 
     @property

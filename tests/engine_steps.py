@@ -16,6 +16,8 @@ For a registration of a dynamic resource:
   outputs are the checked inputs, so provider-only outputs are unknown. Nothing is deleted and state is kept.
 - A failed step leaves the state as it was for that resource and cancels the run: later registrations are not
   processed, and no delete runs.
+- A resource last registered with `retainOnDelete` is dropped from state by its delete step (destroy, removal
+  from the program, replacement) without a call to its provider.
 
 Other custom resources (the image build's Command, RandomPassword) get their outputs from per-type hooks, as
 their plugins would; unchanged inputs make them "same". Steps run one at a time; the engine runs independent
@@ -199,7 +201,8 @@ class Deployment:
     def _record(self, reg: Registration, id_: str, inputs: dict[str, Any], outs: dict[str, Any],
                 op: str) -> tuple[str, dict[str, Any]]:
         outs = mark_secret_outputs(outs, inputs, reg.additional_secret_outputs)
-        self.state.put(Record(reg.urn, reg.typ, reg.name, id_, inputs, outs, dependencies=reg.dependencies))
+        self.state.put(Record(reg.urn, reg.typ, reg.name, id_, inputs, outs, dependencies=reg.dependencies,
+                              retain_on_delete=reg.retain_on_delete))
         self._step(op, reg)
         return id_, outs
 
@@ -237,7 +240,7 @@ class Deployment:
     def _delete(self, record: Record, op: str) -> None:
         step = Step(op, record.typ, record.name)
         self.steps.append(step)
-        if not record.typ.startswith(DYNAMIC_PREFIX):
+        if not record.typ.startswith(DYNAMIC_PREFIX) or record.retain_on_delete:
             return
         try:
             self.host().delete(record.id, reveal(record.outs), old_inputs=reveal(record.inputs), urn=record.urn)

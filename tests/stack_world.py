@@ -5,9 +5,11 @@ The fake RunPod lists a 12.8-driver host first for every GPU type (then 12.9, th
 demands CUDA 12.9 there: only the pod's CUDA floor, read from the image's config in the registry, keeps it off
 the old host. The fake vLLM stands in for the pod's proxy URL and enforces the key the fake RunPod received in
 the pod's environment; for a serverless endpoint it stands behind the fake's load balancer, which answers for
-`https://{id}.api.runpod.ai` on loopback. What DNS does for ghcr.io, the input rewrite does for the loopback
-registry. Plugin resources answer like their plugins: the image build's Command prints buildx's metadata,
-RandomPassword makes a new password per create.
+`https://{id}.api.runpod.ai` on loopback. A pod that mounts a network volume gets a vLLM fake of its own whose
+Hugging Face cache is on that volume's storage (a directory the fake RunPod keeps per volume): its start
+downloads the model for `DOWNLOAD_S` seconds unless an earlier pod on the volume left it there. What DNS does
+for ghcr.io, the input rewrite does for the loopback registry. Plugin resources answer like their plugins: the
+image build's Command prints buildx's metadata, RandomPassword makes a new password per create.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from tests.registry import CUDA_130_ENV, LocalRegistry, cuda_image
 
 POD = "pulumi-python:dynamic/runpod:Pod"
 ENDPOINT = "pulumi-python:dynamic/runpod:Endpoint"
+VOLUME = "pulumi-python:dynamic/runpod:Volume"
+DOWNLOAD_S = 3.0  # the weights' download on a cold cache (20 GB at ~0.1–0.5 GB/s in life)
 HEALTH = "pulumi-python:dynamic/vllm:HealthCheck"
 FACTS = "pulumi-python:dynamic/registry:ImageFacts"
 COMMAND = "command:local:Command"
@@ -51,6 +55,7 @@ class World:
     env: dict[str, str]  # what the CLI's environment gives every provider host
     balancer: LoadBalancer  # {id}.api.runpod.ai of every serverless endpoint, in front of the vLLM fake
     backend: Backend = field(default_factory=Backend)
+    pod_servers: dict[str, FakeVllm] = field(default_factory=dict)  # pods on a volume: their own vLLM fake
 
     def stack(self, name: str, config: dict[str, Any], env: dict[str, str] | None = None,
               secret_keys: set[str] | None = None, digest: str = DIGEST) -> SimulatedStack:
@@ -81,8 +86,20 @@ class World:
         if typ != HEALTH or pod_id not in self.runpod.pods:  # preview: the pod id is not known yet
             return inputs
         pod = self.runpod.pods[pod_id]
-        self.vllm.behaviour.api_key = pod.env.get("VLLM_API_KEY")
-        return {**inputs, "base_url": self.vllm.v1_url}
+        server = self.server_of(pod_id)
+        server.behaviour.api_key = pod.env.get("VLLM_API_KEY")
+        return {**inputs, "base_url": server.v1_url}
+
+    def server_of(self, pod_id: str) -> FakeVllm:
+        """The vLLM behind a pod: its own when it mounts a volume (started now, reading the volume's cache)."""
+        pod = self.runpod.pods[pod_id]
+        mounts = pod.mounts.get("network") or []
+        volume = self.runpod.volumes.get(mounts[0]["volumeId"]) if mounts else None
+        if volume is None or volume.root is None:
+            return self.vllm
+        if pod_id not in self.pod_servers:
+            self.pod_servers[pod_id] = FakeVllm(hf_home=volume.root / "hf", download_s=DOWNLOAD_S).start()
+        return self.pod_servers[pod_id]
 
 
 @contextmanager
@@ -100,11 +117,16 @@ def running_world(registry: LocalRegistry, docker_config: Path) -> Iterator[Worl
     image_cuda = {f"{REPO}@{DIGEST}": "12.9", f"{CU13_REPO}@{CU13_IMAGE.digest}": "13.0"}
     hosts = default_hosts() + [FakeHost(g.id, "13.0", 8, "EU-SE-1") for g in DEFAULT_GPU_TYPES]
     live_offers.cache_clear()  # the program's catalog reads are cached per process; each world is a new RunPod
-    with FakeRunPod(image_cuda=image_cuda, hosts=hosts, timings=Timings(0.05, 0.1)) as runpod, \
-            FakeVllm(load_delay_s=0.3) as vllm:
-        yield World(runpod, vllm, registry, {**TUNING, "DOCKER_CONFIG": str(docker_config),
-                                             "RUNPOD_API_URL": runpod.base_url, "RUNPOD_API_KEY": runpod.api_key},
-                    runpod.balancer(vllm.base_url))
+    with FakeRunPod(image_cuda=image_cuda, hosts=hosts, timings=Timings(0.05, 0.1),
+                    volume_root=docker_config / "volumes") as runpod, FakeVllm(load_delay_s=0.3) as vllm:
+        world = World(runpod, vllm, registry, {**TUNING, "DOCKER_CONFIG": str(docker_config),
+                                               "RUNPOD_API_URL": runpod.base_url, "RUNPOD_API_KEY": runpod.api_key},
+                      runpod.balancer(vllm.base_url))
+        try:
+            yield world
+        finally:
+            for server in world.pod_servers.values():
+                server.close()
 
 
 def _registry_path(image: str) -> str:

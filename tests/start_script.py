@@ -27,7 +27,7 @@ from tests.conftest import ROOT
 
 START = ROOT / "docker" / "start.sh"
 NGINX = Path("/usr/sbin/nginx")
-TOOLS = ("bash", "mkdir", "cat", "sleep")  # all the script needs besides nginx and the stubs
+TOOLS = ("bash", "mkdir", "cat", "sleep", "mv", "rm")  # all the script needs besides nginx and the stubs
 
 RECORDING_STUB = f"""#!{sys.executable}
 import json, os, signal, sys

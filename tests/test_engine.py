@@ -246,6 +246,27 @@ def test_a_failed_delete_of_a_replaced_resource_is_retried_by_the_next_up(ledger
     assert dev.pending_deletes == [] and old["a"] not in ledger.live()
 
 
+def retained_program() -> None:
+    """`a` is kept by a destroy while the stack's config says so (Pulumi's `retain_on_delete`)."""
+    config = pulumi.Config()
+    Entry("a", {"value": config.require("a")}, pulumi.ResourceOptions(retain_on_delete=config.get_bool("keep")))
+
+
+def test_retain_on_delete_drops_the_resource_from_state_without_a_provider_call(ledger: Ledger) -> None:
+    dev = stack(ledger, retained_program, {"a": "one", "keep": "true"})
+    dev.up()
+    dev.destroy()
+    assert dev.state == {} and [s.op for s in dev.steps] == ["delete"]
+    assert ledger.calls("delete") == [] and len(ledger.live()) == 1
+
+    dev = stack(ledger, retained_program, {"a": "two", "keep": "true"})
+    dev.up()
+    dev.config["keep"] = "false"  # the option as last registered decides
+    dev.up()
+    dev.destroy()
+    assert len(ledger.calls("delete")) == 1 and len(ledger.live()) == 1, "the first one is still kept"
+
+
 # ---- 5. the provider's configuration -------------------------------------------------------------------
 
 def test_each_command_and_stack_configures_a_fresh_host_with_the_whole_stack_config(ledger: Ledger) -> None:

@@ -16,6 +16,8 @@ from components.health.resource import HealthCheckArgs, HealthSpec
 from components.providers.image_facts import ImageFactsArgs, ImageFactsSpec
 from components.providers.pod import POD_TYPE, PodArgs
 from components.providers.pod_inputs import PodSpec
+from components.providers.volume import VolumeArgs
+from components.providers.volume_inputs import VolumeSpec
 from tests.conftest import ROOT
 from tests.provider_host import provider_host
 
@@ -70,7 +72,7 @@ def test_the_commands_import_neither_pulumi_nor_requests_they_do_not_use(command
 def test_provider_modules_and_the_probe_import_without_side_effects() -> None:
     done = python("-c", "import components.providers.pod, components.health.resource, components.health.probing, "
                         "components.pod, components.health, components.providers.image_facts, components.registry, "
-                        "components.providers.endpoint, components.health.workers; "
+                        "components.providers.endpoint, components.health.workers, components.providers.volume; "
                         "print('imported')")
     assert (done.returncode, done.stdout, done.stderr) == (0, "imported\n", "")
 
@@ -79,7 +81,7 @@ def test_provider_modules_and_the_probe_import_without_side_effects() -> None:
 
 
 @pytest.mark.parametrize(("args", "spec"), [(PodArgs, PodSpec), (HealthCheckArgs, HealthSpec),
-                                            (ImageFactsArgs, ImageFactsSpec)])
+                                            (ImageFactsArgs, ImageFactsSpec), (VolumeArgs, VolumeSpec)])
 def test_program_args_name_exactly_the_declared_inputs(args: type, spec: type) -> None:
     assert [f.name for f in fields(args)] == [f.name for f in fields(spec)]
 

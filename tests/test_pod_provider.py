@@ -273,6 +273,7 @@ def test_a_failed_create_after_an_unanswered_one_says_a_pod_may_still_land(fake:
     provider = in_process(fake, monkeypatch)
     monkeypatch.setenv("RUNPOD_READ_TIMEOUT_S", "0.2")
     fake.inject("POST", "/v2/pods", 500)  # no pod made, but the provider cannot know that
+    unpriced(fake)  # so the budget cannot refuse before the create: the billed cost is the guard
     with pytest.raises(PodError) as caught:
         provider.create(pod_props(name=STACK_POD, max_cost_per_hour=0.5))  # the second create's pod is refused
     message = str(caught.value)
@@ -309,7 +310,14 @@ def test_a_pod_stuck_starting_past_the_deadline_is_terminated(fake: FakeRunPod, 
     assert "STARTING for" in host.stderr()  # progress was printed while waiting
 
 
+def unpriced(fake: FakeRunPod) -> None:
+    """A key that may not read RunPod's catalog: the budget cannot be checked before a create (the listed types are
+    tried unpriced), so the cost RunPod bills once the pod is placed is the last guard."""
+    fake.inject("GET", "/v2/catalog/gpus", 403, times=5, detail="this key may not read the GPU catalog")
+
+
 def test_a_pod_above_the_cost_cap_is_terminated(fake: FakeRunPod, host: Host) -> None:
+    unpriced(fake)
     with pytest.raises(HostError) as caught:
         create(host, max_cost_per_hour=0.5)
     assert ("costs $0.86/h, above max_cost_per_hour (autoglm-runpod:maxCostPerHour) $0.50: list cheaper GPU types "

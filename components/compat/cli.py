@@ -1,5 +1,6 @@
 """`python -m components.compat`: the compatibility verdict for a vLLM version, GPU types and a model; or, for a
-vLLM version alone, what its images are (tags, CUDA floor, driver, architectures, transformers, GPU types).
+vLLM version alone, what its images are (tags, CUDA floor, driver, architectures, transformers, GPU types); or,
+with `--live`, the GPU types a pod create would try now, ranked from RunPod's catalog (compat/live.py).
 
 Exit 0 when the plan can work, 1 when it cannot, 2 on bad usage. Each flag takes exactly what its stack setting
 takes (`components.setting_rules`), so "OK" here is never refused by `pulumi preview`.
@@ -14,6 +15,7 @@ from functools import partial
 from typing import TextIO
 
 from components import compat, setting_rules
+from components.compat import live
 from components.stack_config import DEFAULTS
 
 
@@ -29,7 +31,13 @@ _RULES: dict[str, Callable[[str], object]] = {
     "gpuCount": partial(setting_rules.whole_number, "gpuCount"),
     "model": _model_id,
     "maxModelLen": partial(setting_rules.whole_number, "maxModelLen"),
+    "maxCostPerHour": setting_rules.dollars_per_hour,
+    "modelCacheDataCenter": lambda text: text if setting_rules.DATA_CENTER_ID.match(text) else _bad_data_center(),
 }
+
+
+def _bad_data_center() -> str:
+    raise ValueError("expected a RunPod data center id in upper case such as EU-RO-1")
 
 
 def _as(key: str) -> Callable[[str], object]:
@@ -54,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"vllm/vllm-openai version or tag such as 0.21.0-cu129, with or without its v (default "
                         f"{DEFAULTS['vllmVersion']}); without --gpu, explains that release's images")
     p.add_argument("--gpu", action="append", default=[], metavar="GPU",
-                   help="RunPod GPU type id or alias, e.g. L40S; repeat for several, in order of preference")
+                   help="RunPod GPU type id or alias, e.g. L40S; repeat for several, in order of preference; "
+                        "auto (last) adds every other type that fits")
     p.add_argument("--gpu-count", type=_as("gpuCount"), default=DEFAULTS["gpuCount"], metavar="N",
                    help=f"GPUs per pod, {_bounds('gpuCount')}; more than one splits the model across them "
                         "(default %(default)s)")
@@ -63,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-model-len", type=_as("maxModelLen"), default=DEFAULTS["maxModelLen"], metavar="TOKENS",
                    help=f"vLLM's context length in tokens, {_bounds('maxModelLen')}; it sets the VRAM needed "
                         "(default %(default)s)")
+    p.add_argument("--live", action="store_true",
+                   help="rank the GPU types a pod create would try now from RunPod's catalog (RUNPOD_API_KEY; "
+                        "--gpu defaults to auto)")
+    p.add_argument("--cloud", choices=("SECURE", "COMMUNITY"), default=DEFAULTS["cloud"], help="with --live")
+    p.add_argument("--max-cost-per-hour", type=_as("maxCostPerHour"), metavar="USD",
+                   help="with --live: the budget, as maxCostPerHour")
+    p.add_argument("--data-center", type=_as("modelCacheDataCenter"), metavar="DC",
+                   help="with --live: only types free there (where a model cache volume is)")
+    p.add_argument("--all", action="store_true", help="with --live: also list every catalog type left out, and why")
     p.add_argument("--list", action="store_true", help="list the known GPU types and exit")
     p.add_argument("--releases", action="store_true", help="list every vLLM release the table knows, with its tags")
     return p
@@ -116,6 +134,11 @@ def _verdict(args: argparse.Namespace, out: TextIO) -> int:
     if spec is None:
         out.write(f"{args.model}: no figures known for this model; VRAM fit not checked.\n")
     for name in args.gpu:
+        if name == compat.AUTO:
+            fit = compat.auto_gpu_types(args.vllm, args.gpu_count, args.model, args.max_model_len)
+            out.write(f"auto: every other type that fits, ranked by RunPod's catalog at `pulumi up` (see --live): "
+                      f"{', '.join(fit) or 'none'}\n")
+            continue
         gpu = compat.resolve_gpu_type(name)
         line = f"{gpu.id}: {gpu.vram_gb} GB × {args.gpu_count}, compute capability {gpu.compute_capability}"
         if spec is not None:
@@ -145,18 +168,37 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     if args.list or args.releases:
         (_print_gpu_list if args.list else _print_releases)(out)
         return 0
-    explain = args.vllm is not None and not args.gpu
+    explain = args.vllm is not None and not args.gpu and not args.live
     args.vllm = args.vllm or DEFAULTS["vllmVersion"]
+    if args.live and not args.gpu:
+        args.gpu = [compat.AUTO]
     if not args.gpu and not explain:
         parser.print_usage(sys.stderr)
         sys.stderr.write("error: give at least one --gpu (see --list), or --vllm alone to explain a release\n")
         return 2
-    for name in args.gpu:
-        try:
-            compat.resolve_gpu_type(name)
-        except compat.UnknownGpuType as e:
-            sys.stderr.write(f"error: --gpu: {e}\n")
-            return 2
+    wanted = _wanted(args.gpu)
+    if wanted is None:
+        return 2
     if note := compat.version_note(args.vllm):
         out.write(f"note: {note}\n")
+    if args.live:
+        return live.rank(args, wanted, out)
     return _explain(args, out) if explain else _verdict(args, out)
+
+
+def _wanted(names: list[str]) -> list[str] | None:
+    """The --gpu values as RunPod ids (auto, last, stays); None after saying what is wrong."""
+    wanted: list[str] = []
+    for position, name in enumerate(names, start=1):
+        if name.strip().lower() == compat.AUTO:
+            if position != len(names):
+                sys.stderr.write("error: --gpu auto may only come last\n")
+                return None
+            wanted.append(compat.AUTO)
+            continue
+        try:
+            wanted.append(compat.resolve_gpu_type(name).id)
+        except compat.UnknownGpuType as e:
+            sys.stderr.write(f"error: --gpu: {e}\n")
+            return None
+    return list(dict.fromkeys(wanted))

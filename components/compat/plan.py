@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.compat.gpus import GpuType, UnknownGpuType, cc_tuple, resolve_gpu_type
+from components.compat.gpus import GPU_TYPES, GpuType, UnknownGpuType, cc_tuple, resolve_gpu_type
 from components.compat.models import (
     ModelSpec,
     default_container_disk_gb,
@@ -19,7 +19,10 @@ from components.compat.models import (
 from components.compat.releases import architecture_fix, cuda_floor, runs_on, split_tag, tag_problem
 from components.compat.versions import parse_version
 
-__all__ = ["Problem", "check_plan", "gpu_problem", "network_volume_problem"]
+__all__ = ["AUTO", "Problem", "auto_gpu_types", "check_plan", "gpu_problem", "network_volume_problem"]
+
+# The last entry of gpuTypes that lets the live catalog add every GPU type these rules let through.
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,11 @@ def check_plan(vllm_version: str, gpu_types: Sequence[str], gpu_count: int, mode
     """Every problem with a (vLLM version, GPU types, count, model, context length, disk) choice, each with its fix.
 
     An empty list means the plan can work (given a host whose driver meets the image's CUDA floor, which
-    the pod's `minCudaVersion` then guarantees).
+    the pod's `minCudaVersion` then guarantees). `auto` in `gpu_types` is checked as a whole: some GPU type
+    must fit.
     """
+    auto = AUTO in gpu_types
+    gpu_types = [g for g in gpu_types if g != AUTO]
     problems: list[Problem] = []
     try:
         split_tag(vllm_version)
@@ -58,11 +64,15 @@ def check_plan(vllm_version: str, gpu_types: Sequence[str], gpu_count: int, mode
             fix = f"use one of {', '.join(e.suggestions)}." if e.suggestions else \
                 "use a RunPod GPU type id (`python -m components.compat --list`)."
             problems.append(Problem("gpuTypes", f"unknown GPU type {name!r}.", fix))
-    if not gpu_types:
+    if not gpu_types and not auto:
         problems.append(Problem("gpuTypes", "no GPU type given.", "set at least one, e.g. [\"NVIDIA L40S\"]."))
     if gpu_count < 1:
         problems.append(Problem("gpuCount", f"{gpu_count} GPUs.", "use 1 or more."))
         return problems
+    if auto and not problems and not auto_gpu_types(vllm_version, gpu_count, model, max_model_len):
+        problems.append(Problem("gpuTypes", f"auto finds no GPU type that can serve {model} at maxModelLen "
+                                f"{max_model_len} on {gpu_count} GPU(s) with vLLM {vllm_version}.",
+                                "raise gpuCount, lower maxModelLen, or list GPU types instead of auto."))
     spec = model_spec(model)
     if spec is not None:
         problems += _model_problems(spec, vllm_version, gpus, gpu_count, max_model_len)
@@ -128,3 +138,9 @@ def gpu_problem(vllm_version: str, gpu_type_id: str, gpu_count: int, model: str,
     problems = [p for p in check_plan(vllm_version, [gpu_type_id], gpu_count, model, max_model_len)
                 if p.setting in ("gpuTypes", "vllmVersion")]
     return problems[0].message if problems else None
+
+
+def auto_gpu_types(vllm_version: str, gpu_count: int, model: str, max_model_len: int) -> tuple[str, ...]:
+    """The GPU types `auto` may choose from: every known type `gpu_problem` lets through (the live catalog then
+    keeps those offered now with the image's CUDA floor)."""
+    return tuple(g.id for g in GPU_TYPES if gpu_problem(vllm_version, g.id, gpu_count, model, max_model_len) is None)

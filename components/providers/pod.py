@@ -28,6 +28,7 @@ from components.providers.pod_end import end_orphans_of, terminate_pod
 from components.providers.pod_inputs import POD_INPUTS, env_secrets
 from components.providers.pod_ops import PodCall
 from components.providers.pod_placement import Placement
+from components.providers.pod_plan import placement_spec
 from components.providers.pod_rules import (
     STOPPED_STATUSES,
     PodError,
@@ -67,7 +68,8 @@ class PodProvider(RunPodProvider):
             return self._create(call)
 
     def _create(self, call: PodCall) -> CreateResult:
-        placement = Placement.start(call)
+        # The live catalog orders the GPU types (and refuses what is over budget) before anything is created.
+        placement = Placement.start(PodCall(call.client, placement_spec(call.client, call.spec)))
         pod = placement.place()
         kept = pod.id
         try:
@@ -155,6 +157,7 @@ class PodArgs:
     image: pulumi.Input[str]
     gpu_type_ids: pulumi.Input[Sequence[str]]  # in order of preference
     min_cuda_version: pulumi.Input[str]  # "12.9": the host driver floor the image needs
+    auto_gpu_type_ids: pulumi.Input[Sequence[str]] | None = None  # what `auto` may choose (the compat rules)
     gpu_count: pulumi.Input[int] | None = None
     cloud: pulumi.Input[str] | None = None
     container_disk_gb: pulumi.Input[int] | None = None
@@ -167,6 +170,7 @@ class PodArgs:
     max_cost_per_hour: pulumi.Input[float] | None = None
     ready_timeout_s: pulumi.Input[int] | None = None
     running: pulumi.Input[bool] | None = None  # false stops the pod (GPU released, disk kept)
+    data_center_ids: pulumi.Input[Sequence[str]] | None = None  # pinned placement (the model cache volume's)
 
 
 class Pod(pulumi.dynamic.Resource, module="runpod", name="Pod"):

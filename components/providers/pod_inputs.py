@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.compat import network_volume_problem
+from components.compat import AUTO, network_volume_problem
 from components.names import provisional_name, setting
 from components.providers.checks import check_args as _check_args
 from components.providers.checks import check_cuda as _check_cuda
@@ -30,6 +30,20 @@ def _check_gpu_types(v: Any) -> str | None:
     if (not isinstance(v, list | tuple) or not v or not all(isinstance(g, str) and g.strip() for g in v)
             or len(set(v)) != len(v)):
         return 'must list one or more distinct RunPod GPU type ids in order of preference, e.g. ["NVIDIA L40S"]'
+    if AUTO in v[:-1]:
+        return f"may hold {AUTO} only as its last entry (it adds every other type that fits, cheapest first)"
+    return None
+
+
+def _check_gpu_ids(v: Any) -> str | None:
+    if not isinstance(v, list | tuple) or not all(isinstance(g, str) and g.strip() and g != AUTO for g in v):
+        return 'must list RunPod GPU type ids, e.g. ["NVIDIA L40S"]'
+    return None
+
+
+def _check_data_centers(v: Any) -> str | None:
+    if not isinstance(v, list | tuple) or not all(isinstance(d, str) and d.strip() for d in v):
+        return 'must list RunPod data center ids, e.g. ["EU-RO-1"]'
     return None
 
 
@@ -61,6 +75,11 @@ class PodSpec:
     gpu_type_ids: tuple[str, ...] = spec_field(_check_gpu_types, convert=tuple, setting=setting("gpuTypes"))
     min_cuda_version: str = spec_field(_check_cuda, convert=str,
                                        setting="the CUDA floor the image's config declares in NVIDIA_REQUIRE_CUDA")
+    # With `auto` last in gpu_type_ids: the types the compatibility rules let through, which the live catalog
+    # then ranks at create (components.providers.pod_plan). Empty otherwise.
+    auto_gpu_type_ids: tuple[str, ...] = spec_field(_check_gpu_ids, convert=tuple, default=(),
+                                                    setting=f"the GPU types that fit, from {setting('vllmVersion')}, "
+                                                            f"{setting('maxModelLen')} and {setting('gpuCount')}")
     gpu_count: int = spec_field(_check_positive_int, convert=int, setting=setting("gpuCount"), replaces=True,
                                 default=1)
     cloud: str = spec_field(_check_cloud, convert=str, setting=setting("cloud"), replaces=True, default="SECURE")
@@ -79,6 +98,10 @@ class PodSpec:
     ready_timeout_s: int = spec_field(_check_positive_int, convert=int, default=1200,
                                       setting=f"{setting('healthTimeoutMinutes')} × 60")
     running: bool = spec_field(_check_running, convert=bool, setting=setting("running"), default=True)
+    # Where the pod may be placed (the model cache volume's data center); empty: anywhere.
+    data_center_ids: tuple[str, ...] = spec_field(_check_data_centers, convert=tuple, default=(),
+                                                  setting=f"the data center of the model cache volume "
+                                                          f"({setting('modelCacheDataCenter')})")
 
     @property
     def creating_name(self) -> str:
@@ -99,6 +122,8 @@ class PodSpec:
             body["registry"] = self.registry_auth_id
         if self.network_volume_id:
             body["mounts"] = self.mounts()
+        if self.data_center_ids:
+            body["dataCenterIds"] = list(self.data_center_ids)
         return body
 
     def mounts(self) -> dict[str, Any]:
@@ -132,7 +157,16 @@ def _check_volume_cloud(inputs: Mapping[str, Any]) -> str | None:
     return f"needs {POD_INPUTS.named('cloud')} SECURE: {problem}" if problem else None
 
 
-POD_INPUTS: Schema[PodSpec] = Schema(PodSpec, cross_checks={"network_volume_id": _check_volume_cloud})
+def _check_auto_choices(inputs: Mapping[str, Any]) -> str | None:
+    listed, auto = inputs.get("gpu_type_ids"), inputs.get("auto_gpu_type_ids")
+    if is_unknown(listed) or is_unknown(auto) or AUTO not in (listed or []) or auto:
+        return None
+    return (f"is empty while {POD_INPUTS.named('gpu_type_ids')} ends with {AUTO}: list the GPU types {AUTO} may "
+            "choose from (components.compat.auto_gpu_types)")
+
+
+POD_INPUTS: Schema[PodSpec] = Schema(PodSpec, cross_checks={"network_volume_id": _check_volume_cloud,
+                                                            "auto_gpu_type_ids": _check_auto_choices})
 
 
 def proxy_url(pod_id: str, ports: tuple[str, ...] | list[str]) -> str:
@@ -147,3 +181,7 @@ def env_secrets(*props: Mapping[str, Any]) -> tuple[str, ...]:
     a log line: each value is scrubbed like the RunPod key."""
     values = (v for p in props for v in (p.get("env") or {}).values())
     return tuple(dict.fromkeys(v for v in values if isinstance(v, str)))
+
+
+# The value rules other resources' inputs share (a serverless endpoint's, a volume's placement hints).
+check_positive_int, check_cuda, check_max_cost = _check_positive_int, _check_cuda, _check_max_cost

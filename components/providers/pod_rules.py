@@ -9,7 +9,7 @@ from typing import Any
 
 from pulumi.dynamic import DiffResult
 
-from components.compat import cuda_at_least
+from components.compat import AUTO, cuda_at_least
 from components.names import PROJECT, stack_of
 from components.providers.pod_inputs import POD_INPUTS, proxy_url
 from components.providers.schema import is_unknown
@@ -54,12 +54,25 @@ def _needs_new_pod(key: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -
     if key in POD_INPUTS.replace_keys:
         return True
     new = news.get(key)
-    if key == "gpu_type_ids":
-        return is_unknown(new) or olds.get("gpu_type_id") not in (new or [])
+    if key in ("gpu_type_ids", "auto_gpu_type_ids"):
+        return _gpu_type_unwanted(olds, news)
+    if key == "data_center_ids":  # a pod cannot move: one outside the new data centers is replaced
+        return is_unknown(new) or (bool(new) and olds.get("data_center_id") not in (new or []))
     if key == "min_cuda_version":
         host = olds.get("cuda_version")
         return is_unknown(new) or host is None or not cuda_at_least(str(host), str(new))
     return False
+
+
+def _gpu_type_unwanted(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    """Whether the pod's GPU type is no longer one the new inputs would try (listed, or among `auto`'s)."""
+    listed, auto = news.get("gpu_type_ids") or [], news.get("auto_gpu_type_ids") or []
+    if is_unknown(listed) or (AUTO in listed and is_unknown(auto)):
+        return True
+    wanted = set(listed) - {AUTO}
+    if AUTO in listed:
+        wanted |= set(auto)
+    return olds.get("gpu_type_id") not in wanted
 
 
 def _same_image(old: Any, new: Any) -> bool:

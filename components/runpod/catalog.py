@@ -1,5 +1,6 @@
 """`client.catalog`: `/v2/catalog/gpus`, what RunPod offers now, per GPU type: list prices per cloud and for
-serverless pools, availability overall, per data center and per CUDA version."""
+serverless pools, availability overall, per data center and per CUDA version; `/v2/catalog/datacenters`, which
+data centers offer which network volume tiers."""
 
 from __future__ import annotations
 
@@ -82,3 +83,10 @@ class CatalogClient:
         """`gpus()`, normalised."""
         return [GpuOffer.from_api(g) for g in self.gpus(product=product, count=count, cloud=cloud,
                                                          min_cuda_version=min_cuda_version)]
+
+    def data_centers(self, *, network_volume_type: str | None = None) -> list[str]:
+        """GET /v2/catalog/datacenters: the ids of RunPod's data centers (those offering `network_volume_type`,
+        STANDARD or HIGH_PERFORMANCE, when given)."""
+        params = {"networkVolumeTypes": network_volume_type} if network_volume_type else None
+        body = self.transport.request("GET", "/v2/catalog/datacenters", params=params)
+        return [str(dc["id"]) for dc in body.get("dataCenters", [])]

@@ -9,7 +9,9 @@ from typing import Any
 from components.runpod.pods import segment
 from components.runpod.transport import Transport
 
-__all__ = ["VolumeInfo", "VolumesClient"]
+__all__ = ["VOLUME_TYPES", "VolumeInfo", "VolumesClient"]
+
+VOLUME_TYPES = ("STANDARD", "HIGH_PERFORMANCE")  # the contract's `VolumeType`
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from components.names import PROJECT, resource_name
 from components.placement import NoCandidate, PoolPlan, plan_pools
 from components.providers.endpoint import Endpoint, EndpointArgs
 from components.providers.endpoint_inputs import VOLUME_MOUNT_PATH
+from components.service.cache import ModelCache
 from components.service.images import ImageChoice
 from components.service.launch import container_launch
 from components.service.live_catalog import live_offers
@@ -74,9 +75,9 @@ class EndpointDeployment:
     request); `triggers` change when the server behind the URL does (a new endpoint or image)."""
 
     def __init__(self, name: str, s: Settings, secrets: Secrets, image: ImageChoice, plan: PoolPlan,
-                 parent: pulumi.Resource) -> None:
+                 parent: pulumi.Resource, cache: ModelCache | None = None) -> None:
         self.settings, self.plan = s, plan
-        self.endpoint = Endpoint(f"{name}-endpoint", _endpoint_args(name, s, secrets, image, plan),
+        self.endpoint = Endpoint(f"{name}-endpoint", _endpoint_args(name, s, secrets, image, plan, cache),
                                  pulumi.ResourceOptions(parent=parent))
         self.resource: pulumi.Resource = self.endpoint
         self.endpoint_id: pulumi.Output[str] | None = self.endpoint.endpoint_id
@@ -97,9 +98,10 @@ class EndpointDeployment:
         }
 
 
-def _endpoint_args(name: str, s: Settings, secrets: Secrets, image: ImageChoice, plan: PoolPlan) -> EndpointArgs:
-    volume_path = VOLUME_MOUNT_PATH if s.network_volume_id else None
-    env, args = container_launch(s, secrets, image, volume_path)
+def _endpoint_args(name: str, s: Settings, secrets: Secrets, image: ImageChoice, plan: PoolPlan,
+                   cache: ModelCache | None) -> EndpointArgs:
+    # Workers see a network volume at /runpod-volume (RunPod's fixed path), the managed cache's mount too.
+    env, args = container_launch(s, secrets, image, VOLUME_MOUNT_PATH if s.has_volume else None)
     env.update({"PORT": SERVED_PORT, "PORT_HEALTH": SERVED_PORT, "HEALTH_CHECK_PATH": HEALTH_PATH})
     scaling = s.serverless
     return EndpointArgs(
@@ -113,7 +115,7 @@ def _endpoint_args(name: str, s: Settings, secrets: Secrets, image: ImageChoice,
         ports=[f"{SERVED_PORT}/http"],
         env=env,
         args=args,
-        network_volume_id=s.network_volume_id,
+        network_volume_id=cache.volume.volume_id if cache else s.network_volume_id,
         registry_auth_id=s.registry_auth_id,
         workers_min=scaling.workers_min,
         workers_max=scaling.workers_max,

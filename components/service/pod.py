@@ -8,6 +8,7 @@ import pulumi
 
 from components.names import resource_name
 from components.providers.pod import Pod, PodArgs
+from components.service.cache import ModelCache
 from components.service.images import ImageChoice
 from components.service.launch import container_launch
 from components.settings import Secrets, Settings
@@ -23,8 +24,8 @@ class PodDeployment:
     `triggers` change when the server behind the URL does (a new pod or image)."""
 
     def __init__(self, name: str, s: Settings, secrets: Secrets, image: ImageChoice,
-                 api_key: pulumi.Output[str] | None, parent: pulumi.Resource) -> None:
-        self.pod = Pod(f"{name}-pod", _pod_args(name, s, secrets, image, api_key), pulumi.ResourceOptions(
+                 api_key: pulumi.Output[str] | None, parent: pulumi.Resource, cache: ModelCache | None = None) -> None:
+        self.pod = Pod(f"{name}-pod", _pod_args(name, s, secrets, image, api_key, cache), pulumi.ResourceOptions(
             parent=parent, custom_timeouts=pulumi.CustomTimeouts(create=f"{s.health_timeout_minutes + 10}m")))
         self.base_url: pulumi.Output[str] = self.pod.endpoint_url.apply(lambda url: f"{url}/v1")
         self.serving = s.running
@@ -44,14 +45,18 @@ class PodDeployment:
 
 
 def _pod_args(name: str, s: Settings, secrets: Secrets, image: ImageChoice,
-              api_key: pulumi.Output[str] | None) -> PodArgs:
-    env, args = container_launch(s, secrets, image, VOLUME_MOUNT_PATH if s.network_volume_id else None)
+              api_key: pulumi.Output[str] | None, cache: ModelCache | None) -> PodArgs:
+    # A volume of your own stays at /workspace, where existing stacks mount it; the managed cache mounts where
+    # serverless workers see volumes. Either way the caches sit at hf/ and vllm/ inside the volume.
+    mount_path = cache.mount_path if cache else VOLUME_MOUNT_PATH
+    env, args = container_launch(s, secrets, image, mount_path if s.has_volume else None)
     if api_key is not None:
         env["VLLM_API_KEY"] = api_key
     return PodArgs(
         name=resource_name(s.stack, f"{name}-pod"),
         image=image.ref,
         gpu_type_ids=list(s.gpu_types),
+        auto_gpu_type_ids=list(s.auto_gpu_types) or None,
         gpu_count=s.gpu_count,
         cloud=s.cloud,
         min_cuda_version=image.facts.cuda_floor,  # the image's own gate, not the table's
@@ -59,10 +64,11 @@ def _pod_args(name: str, s: Settings, secrets: Secrets, image: ImageChoice,
         ports=[SERVED_PORT],
         env=env,
         args=args,
-        network_volume_id=s.network_volume_id,
-        volume_mount_path=VOLUME_MOUNT_PATH,
+        network_volume_id=cache.volume.volume_id if cache else s.network_volume_id,
+        volume_mount_path=mount_path,
         registry_auth_id=s.registry_auth_id,
         max_cost_per_hour=s.max_cost_per_hour,
         ready_timeout_s=s.health_timeout_minutes * 60,
         running=s.running,
+        data_center_ids=cache.data_center_ids if cache else None,
     )

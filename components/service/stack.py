@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 
 from components.health.resource import HealthCheck, HealthCheckArgs
+from components.service.cache import model_cache
 from components.service.endpoint import EndpointDeployment, serverless_plan
 from components.service.images import READY_IMAGE_WARNING, choose_image
 from components.service.keys import vllm_api_key
@@ -35,9 +36,11 @@ class AutoGLMService(pulumi.ComponentResource):
         self.client_key = pulumi.Output.secret(secrets.runpod_api_key or "") if pools else self.api_key
         if not self.image.built_by_stack and self.api_key is not None:
             pulumi.log.warn(READY_IMAGE_WARNING)  # with publicEndpoint, its own warning already says it is open
+        self.model_cache = model_cache(name, settings, self.image, self,
+                                       products=("SERVERLESS",) if pools else ("POD",))
         self.deployment: PodDeployment | EndpointDeployment = (
-            EndpointDeployment(name, settings, secrets, self.image, pools, self) if pools
-            else PodDeployment(name, settings, secrets, self.image, self.api_key, self))
+            EndpointDeployment(name, settings, secrets, self.image, pools, self, self.model_cache) if pools
+            else PodDeployment(name, settings, secrets, self.image, self.api_key, self, self.model_cache))
         self.base_url = self.deployment.base_url
         self.health = HealthCheck(f"{name}-health", HealthCheckArgs(
             base_url=self.base_url,
@@ -66,6 +69,7 @@ class AutoGLMService(pulumi.ComponentResource):
         facts, health = self.image.facts, self.health
         return {
             **self.deployment.exports(),
+            **(self.model_cache.exports() if self.model_cache else {}),
             "image_ref": self.image_ref,
             "image_cuda": pulumi.Output.all(
                 cuda_floor=facts.cuda_floor, min_driver=facts.min_driver, require_cuda=facts.require_cuda,

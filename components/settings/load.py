@@ -59,6 +59,6 @@ def preflight(s: Settings) -> None:
     if note := compat.version_note(s.vllm_version):
         pulumi.log.warn(f"{PROJECT}:vllmVersion = {s.vllm_version!r}: {note}")
     problems = compat.check_plan(s.vllm_version, s.gpu_types, s.gpu_count, s.model, s.max_model_len,
-                                 s.container_disk_gb, bool(s.network_volume_id))
+                                 s.container_disk_gb, s.has_volume)
     if problems:
         raise PlanError(problems)

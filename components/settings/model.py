@@ -8,6 +8,7 @@ from typing import Literal
 import pulumi
 
 from components import compat
+from components.settings.cache import ModelCacheSettings
 from components.settings.serverless import Deployment, Serverless
 
 __all__ = ["Cloud", "Secrets", "Settings"]
@@ -38,6 +39,19 @@ class Settings:
     running: bool
     deployment: Deployment  # "pod" (one GPU pod) or "serverless" (a RunPod Serverless endpoint)
     serverless: Serverless  # its scaling keys, read for every stack, used with deployment serverless
+    model_cache: ModelCacheSettings | None = None  # the volume the stack manages for the weights (modelCacheGb)
+
+    @property
+    def auto_gpu_types(self) -> tuple[str, ...]:
+        """With `auto` in gpuTypes, the GPU types it may choose (the compatibility rules' verdict); else ()."""
+        if compat.AUTO not in self.gpu_types:
+            return ()
+        return compat.auto_gpu_types(self.vllm_version, self.gpu_count, self.model, self.max_model_len)
+
+    @property
+    def has_volume(self) -> bool:
+        """Whether a network volume holds the weights (the managed cache, or networkVolumeId)."""
+        return bool(self.network_volume_id or self.model_cache)
 
     @property
     def cuda_floor(self) -> compat.CudaFloor:

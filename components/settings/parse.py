@@ -16,6 +16,7 @@ from components import compat, setting_rules
 from components.image_ref import validate_image_reference, validate_image_repository
 from components.names import PROJECT
 from components.runpod.credentials import DEFAULT_API_URL, is_loopback
+from components.settings.cache import model_cache
 from components.settings.errors import SettingsError
 from components.settings.keys import check_keys, check_secrets
 from components.settings.model import Cloud, Settings
@@ -61,11 +62,13 @@ def _model(raw: Raw) -> dict[str, Any]:
 def _placement(raw: Raw, model: str) -> dict[str, Any]:
     network_volume_id = raw.checked("networkVolumeId",
                                     pattern(_ID_RE, "expected a RunPod network volume id (letters and digits)"))
+    cache = model_cache(raw, network_volume_id)
     disk = raw.whole("containerDiskGb") if raw.is_set("containerDiskGb") else \
-        compat.default_container_disk_gb(compat.model_spec(model), bool(network_volume_id))
+        compat.default_container_disk_gb(compat.model_spec(model), bool(network_volume_id or cache))
     return {"gpu_types": _gpu_types(raw), "gpu_count": raw.whole("gpuCount"),
-            "cloud": _cloud(raw, network_volume_id), "container_disk_gb": disk,
-            "network_volume_id": network_volume_id, "running": raw.flag("running")}
+            "cloud": _cloud(raw, "networkVolumeId" if network_volume_id else "modelCacheGb" if cache else None),
+            "container_disk_gb": disk, "network_volume_id": network_volume_id, "model_cache": cache,
+            "running": raw.flag("running")}
 
 
 def _image(raw: Raw) -> dict[str, Any]:
@@ -90,7 +93,8 @@ def _serving(raw: Raw) -> dict[str, Any]:
 
 
 def _gpu_types(raw: Raw) -> tuple[str, ...]:
-    how = "set it with `pulumi config set --path 'gpuTypes[0]' 'NVIDIA L40S'` (ids or aliases, in order of preference)."
+    how = ("set it with `pulumi config set --path 'gpuTypes[0]' 'NVIDIA L40S'` (ids or aliases, in order of "
+           "preference; auto, alone or last, adds every other type that fits, cheapest first).")
     text = raw.text("gpuTypes")
     if text is None:
         raise SettingsError("gpuTypes", None, "it is required: " + how)
@@ -104,7 +108,13 @@ def _gpu_types(raw: Raw) -> tuple[str, ...]:
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
         raise SettingsError("gpuTypes", text, "expected a non-empty list of GPU type names; " + how)
     resolved: list[str] = []
-    for name in names:
+    for position, name in enumerate(names, start=1):
+        if name.strip().lower() == compat.AUTO:
+            if position != len(names):
+                raise SettingsError("gpuTypes", text, "auto may only come last (after the GPU types you prefer, "
+                                    "if any): it adds every other type that fits, cheapest first.")
+            resolved.append(compat.AUTO)
+            continue
         try:
             gpu = compat.resolve_gpu_type(name)
         except compat.UnknownGpuType as e:
@@ -116,10 +126,10 @@ def _gpu_types(raw: Raw) -> tuple[str, ...]:
     return tuple(resolved)
 
 
-def _cloud(raw: Raw, network_volume_id: str | None) -> Cloud:
+def _cloud(raw: Raw, volume_key: str | None) -> Cloud:
     cloud = raw.choice("cloud", ("SECURE", "COMMUNITY"))
-    if network_volume_id and (problem := compat.network_volume_problem(cloud)):
-        raise SettingsError("cloud", raw.get("cloud"), f"{problem}; use SECURE or unset networkVolumeId.")
+    if volume_key and (problem := compat.network_volume_problem(cloud)):
+        raise SettingsError("cloud", raw.get("cloud"), f"{problem}; use SECURE or unset {volume_key}.")
     return cast(Cloud, cloud)
 
 

@@ -79,9 +79,6 @@ class Raw:
         if raw is None:
             return None
         try:
-            value = float(raw)
-        except ValueError:
-            value = -1.0
-        if not 0 < value <= 1000:
-            raise SettingsError(key, raw, "expected US dollars per hour, a number above 0 (e.g. 1.50).")
-        return value
+            return setting_rules.dollars_per_hour(raw)
+        except ValueError as e:
+            raise SettingsError(key, raw, f"{e}.") from None

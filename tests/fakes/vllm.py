@@ -16,6 +16,10 @@ It follows vLLM 0.12's published behaviour (../shared/research/vllm_autoglm.md Â
   With `"stream": true` it answers server-sent events in OpenAI's `chat.completion.chunk` format, one chunk
   per word of the reply, then `data: [DONE]`.
 
+The weights: with `hf_home` (a Hugging Face cache directory, e.g. on a network volume) a start first reads the
+model from that cache, or downloads it for `download_s` seconds when it is not there (refused when `offline`, as
+with HF_HUB_OFFLINE=1), before it loads (tests/fakes/hf_cache.py); `cache_state` says which happened.
+
 Faults, set as keyword arguments or later on `fake.behaviour` (read on every request):
 `load_delay_s` (refuse connections this long), `unavailable_s` + `unavailable_status` (answer e.g. 502/503/524
 to every path for a while after listening, like the RunPod proxy), `served_model_name`, `dead_engine`
@@ -30,7 +34,8 @@ so a test can prove it read the first chunk while the answer was still being pro
 `python -m tests.fakes.vllm serve MODEL --host H --port P [--api-key K] [--served-model-name N] ...` runs it
 as a stand-in for the `vllm` command (other flags are accepted and ignored; the key also comes from env
 VLLM_API_KEY, as vLLM reads it) until SIGTERM; env FAKE_VLLM_BEHAVIOUR holds a JSON object of `Behaviour`
-fields and `load_delay_s`.
+fields, `load_delay_s` and `download_s`; HF_HOME and HF_HUB_OFFLINE are read as vLLM reads them (a model it cannot
+get offline ends the command with status 1).
 """
 
 from __future__ import annotations
@@ -50,7 +55,10 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from tests.fakes.hf_cache import HfCache, OfflineMiss
 
 __all__ = ["Behaviour", "FakeVllm", "Recorded", "main", "png_size"]
 
@@ -94,9 +102,15 @@ class FakeVllm:
     """A real HTTP server on 127.0.0.1 and a free port; a context manager. See the module docstring."""
 
     def __init__(self, *, load_delay_s: float = 0.0, host: str = "127.0.0.1", port: int = 0,
+                 hf_home: str | Path | None = None, download_s: float = 0.0, offline: bool = False,
                  **behaviour: Any) -> None:
         self.behaviour = dataclasses.replace(Behaviour(), **behaviour)
         self.load_delay_s = load_delay_s
+        self.cache = HfCache(Path(hf_home)) if hf_home else None
+        self.download_s, self.offline = download_s, offline
+        self.cache_state: str | None = None  # warm, downloaded (None: no cache modelled, or not read yet)
+        self.failure: str | None = None  # why it never listened (the model could not be had)
+        self.ended = threading.Event()  # set when it failed to start
         self.listening_at: float | None = None  # time.monotonic() when it started accepting connections
         self._requests: list[Recorded] = []
         self._lock = threading.Lock()
@@ -127,7 +141,7 @@ class FakeVllm:
         return self._listening.wait(timeout_s)
 
     def start(self) -> FakeVllm:
-        if self.load_delay_s <= 0:
+        if self.load_delay_s <= 0 and self.cache is None:
             self._listen()  # listening before start() returns: no race with the first request
         self._thread.start()
         return self
@@ -153,10 +167,23 @@ class FakeVllm:
 
     def _run(self) -> None:
         if not self._listening.is_set():
-            if self._stop.wait(self.load_delay_s):
+            if not self._weights() or self._stop.wait(self.load_delay_s):
                 return
             self._listen()
         self._server.serve_forever(poll_interval=0.05)
+
+    def _weights(self) -> bool:
+        """Read or download the model into the cache; False when it cannot be had (or the fake was stopped)."""
+        if self.cache is None:
+            return True
+        try:
+            self.cache_state = self.cache.fetch(self.behaviour.root, download_s=self.download_s,
+                                                offline=self.offline, stop=self._stop)
+        except OfflineMiss as e:
+            self.failure = str(e)
+            self.ended.set()
+            return False
+        return self.cache_state != "stopped"
 
     def _record(self, entry: Recorded) -> None:
         with self._lock:
@@ -426,6 +453,8 @@ def main(argv: Sequence[str]) -> int:
     args = _serve_arguments(argv)
     settings: dict[str, Any] = json.loads(os.environ.get("FAKE_VLLM_BEHAVIOUR") or "{}")
     settings.setdefault("root", args.model)
+    settings.setdefault("hf_home", os.environ.get("HF_HOME") or None)
+    settings.setdefault("offline", os.environ.get("HF_HUB_OFFLINE") == "1")
     settings.setdefault("api_key", args.api_key or os.environ.get("VLLM_API_KEY") or None)
     if args.served_model_name:
         settings.setdefault("served_model_name", args.served_model_name)
@@ -434,8 +463,11 @@ def main(argv: Sequence[str]) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with FakeVllm(host=args.host, port=args.port, **settings):
-        stop.wait()
+    with FakeVllm(host=args.host, port=args.port, **settings) as fake:
+        while not stop.wait(0.05):
+            if fake.ended.is_set():
+                sys.stderr.write(f"fake vllm: {fake.failure}\n")
+                return 1
     return 0
 
 

@@ -11,8 +11,9 @@ registering its routes:
   problem+json with one `errors` entry per violation); `problem`: RunPod's error answer.
 - `model`: GPU types, hosts, pods, the statuses that bill, and each pod's billing intervals (`FakePod.billing`).
 - `cloud`: the state behind one lock, and how pods move (phases on `Timings`, the CUDA gate, stop/start).
-- `pods`: the pod routes, with creates that land later; `catalog`: `/v2/catalog/gpus`; `logs`: the SSE log
-  streams of pods and workers; `routes`: the route table.
+- `pods`: the pod routes, with creates that land later; `catalog`: `/v2/catalog/gpus`; `volumes`: network
+  volumes (and the rules a pod that mounts one follows); `logs`: the SSE log streams of pods and workers;
+  `routes`: the route table.
 - `workers`: serverless endpoints and how their workers move (THROTTLED, INITIALIZING, IDLE/RUNNING,
   UNHEALTHY, scaled down after `idleTimeout`, `workers.max` lowered by RunPod); `serverless`: the
   `/v2/serverless` routes; `balancer`: the load balancer in front of each endpoint, on loopback.
@@ -37,6 +38,7 @@ from tests.fakes.runpod.model import (
     FakeGpuType,
     FakeHost,
     FakePod,
+    FakeVolume,
     RecordedRequest,
     Timings,
     default_hosts,
@@ -44,6 +46,6 @@ from tests.fakes.runpod.model import (
 from tests.fakes.runpod.workers import FakeEndpoint, FakeWorker
 
 __all__ = ["ACTIONS_BY_STATUS", "BILLING_STATUSES", "DEFAULT_GPU_TYPES", "FATES", "HTML_502", "NO_FREE_GPUS",
-           "NO_INSTANCES", "FakeEndpoint", "FakeGpuType", "FakeHost", "FakePod", "FakeRunPod", "FakeWorker", "Fault",
-           "LoadBalancer", "RecordedRequest", "RoutedRequest", "Timings", "check_body", "contract_errors",
-           "default_hosts"]
+           "NO_INSTANCES", "FakeEndpoint", "FakeGpuType", "FakeHost", "FakePod", "FakeRunPod", "FakeVolume",
+           "FakeWorker", "Fault", "LoadBalancer", "RecordedRequest", "RoutedRequest", "Timings", "check_body",
+           "contract_errors", "default_hosts"]

@@ -25,6 +25,7 @@ from tests.fakes.runpod.model import (
     FakeGpuType,
     FakeHost,
     FakePod,
+    FakeVolume,
     Timings,
     version,
 )
@@ -65,6 +66,7 @@ class Cloud:
         self.image_spelling: Callable[[str], str] = lambda image: image
         self.clock = clock
         self.pods: dict[str, FakePod] = {}
+        self.volumes: dict[str, FakeVolume] = {}
         self.fates: deque[str] = deque()
         self.lock = threading.RLock()
         self.log_added = threading.Condition(self.lock)
@@ -175,14 +177,17 @@ class Cloud:
 
     # ---- placement -------------------------------------------------------------------------------------------
 
-    def pick_host(self, gpu: Mapping[str, Any], cloud: str, *, ignore_floor: bool = False) -> FakeHost | None:
-        """The first host of the type with free GPUs and the CUDA the create asked for (`ignore_floor`: RunPod
-        misplacing it on an older driver, which it has been seen to do)."""
+    def pick_host(self, gpu: Mapping[str, Any], cloud: str, *, ignore_floor: bool = False,
+                  data_centers: Iterable[str] = ()) -> FakeHost | None:
+        """The first host of the type with free GPUs and the CUDA the create asked for, in `data_centers` when
+        given (`ignore_floor`: RunPod misplacing it on an older driver, which it has been seen to do)."""
+        places = set(data_centers)
         count = int(gpu.get("count", 1))
         allowed = [] if ignore_floor else gpu.get("allowedCudaVersions") or []
         floor = None if ignore_floor else gpu.get("minCudaVersion")
         fits = [h for h in self.hosts
                 if h.gpu_type_id == gpu["id"] and h.cloud == cloud and h.free_gpus >= count
+                and (not places or h.data_center_id in places)
                 and (not allowed or h.cuda_version in allowed)
                 and (floor is None or version(h.cuda_version) >= version(floor))]
         if ignore_floor:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tests.fakes.runpod.balancer import LoadBalancer
@@ -23,6 +24,7 @@ from tests.fakes.runpod.model import (
     FakeGpuType,
     FakeHost,
     FakePod,
+    FakeVolume,
     RecordedRequest,
     Timings,
     default_hosts,
@@ -30,6 +32,7 @@ from tests.fakes.runpod.model import (
 from tests.fakes.runpod.pods import Landings, PodRoutes
 from tests.fakes.runpod.routes import Router
 from tests.fakes.runpod.serverless import ServerlessRoutes
+from tests.fakes.runpod.volumes import VolumeRoutes
 from tests.fakes.runpod.workers import WORKER_FATES, FakeEndpoint, FakeWorker, Fleet
 
 __all__ = ["FakeRunPod"]
@@ -43,7 +46,8 @@ class FakeRunPod:
                  image_cuda: Mapping[str, str] | None = None, forget_terminated: bool = True,
                  sse_keepalive_s: float = 0.2, sse_max_s: float = 30.0,
                  clock: Callable[[], float] = time.monotonic,
-                 data_centers: Sequence[FakeDataCenter] = DEFAULT_DATA_CENTERS, worker_init_s: float = 0.1) -> None:
+                 data_centers: Sequence[FakeDataCenter] = DEFAULT_DATA_CENTERS, worker_init_s: float = 0.1,
+                 volume_root: Path | None = None) -> None:
         self.api_key = api_key
         self.cloud = Cloud(gpu_types=gpu_types or DEFAULT_GPU_TYPES, hosts=default_hosts() if hosts is None else hosts,
                            timings=timings or Timings(), image_cuda=image_cuda or {},
@@ -61,6 +65,8 @@ class FakeRunPod:
                   max_s=sse_max_s).register(self.router)
         CatalogRoutes(self.cloud).register(self.router)
         ServerlessRoutes(self.cloud, self.fleet).register(self.router)
+        self.volume_routes = VolumeRoutes(self.cloud, volume_root)
+        self.volume_routes.register(self.router)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
@@ -70,6 +76,10 @@ class FakeRunPod:
     @property
     def pods(self) -> dict[str, FakePod]:
         return self.cloud.pods
+
+    @property
+    def volumes(self) -> dict[str, FakeVolume]:
+        return self.cloud.volumes
 
     @property
     def hosts(self) -> list[FakeHost]:
@@ -185,6 +195,16 @@ class FakeRunPod:
                 host.free_gpus += pod.gpu_count
             pod.history.append((status, self.clock()))
             return pod
+
+    def add_volume(self, name: str, size: int = 50, data_center: str = "US-TX-3",
+                   kind: str = "STANDARD") -> FakeVolume:
+        """A volume made elsewhere (the console, a destroy that kept it, a create whose answer was lost)."""
+        with self.cloud.lock:
+            return self.volume_routes.add(name, size, data_center, kind)
+
+    def volumes_named(self, name: str) -> list[FakeVolume]:
+        with self.cloud.lock:
+            return [v for v in self.cloud.volumes.values() if v.name == name]
 
     def stop_out_of_band(self, pod_id: str) -> None:
         """What the console's Stop button does."""

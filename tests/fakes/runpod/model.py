@@ -8,11 +8,12 @@ entered it (`history`), so each pod's billing intervals can be read back after t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = ["ACTIONS_BY_STATUS", "BILLING_STATUSES", "DEFAULT_DATA_CENTERS", "DEFAULT_GPU_TYPES", "FATES",
-           "NO_FREE_GPUS", "NO_INSTANCES", "FakeDataCenter", "FakeGpuType", "FakeHost", "FakePod", "RecordedRequest",
-           "Timings", "default_hosts", "version"]
+           "NO_FREE_GPUS", "NO_INSTANCES", "FakeDataCenter", "FakeGpuType", "FakeHost", "FakePod", "FakeVolume",
+           "RecordedRequest", "Timings", "default_hosts", "version"]
 
 NO_INSTANCES = ("There are no longer any instances available with the requested specifications. "
                 "Please refresh and try again.")
@@ -122,6 +123,19 @@ class FakePod:
         if since is not None:
             spans.append((since, None))
         return spans
+
+
+@dataclass
+class FakeVolume:
+    """A network volume: where it lives, and `root`, a directory standing for its storage (None when the fake
+    was given no place for volumes' files), which pods that mount it see."""
+
+    id: str
+    name: str
+    size: int
+    data_center: str
+    type: str
+    root: Path | None = None
 
 
 @dataclass(frozen=True)

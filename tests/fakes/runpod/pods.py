@@ -1,9 +1,10 @@
 """The pod routes of REST v2: `GET/POST /v2/pods`, `GET/PATCH/DELETE /v2/pods/{id}`, `POST /v2/pods/{id}/action`.
 
 Bodies are checked against the contract first (422), then the handler's cross-field rules (400). A create
-honours `gpu.minCudaVersion` / `gpu.allowedCudaVersions`; no matching free host answers RunPod's capacity
-`detail`. A create accepted with a fault's `land_after_s` holds its host's GPUs at once and makes its pod
-later, on a timer the fake can wait for (`Landings`).
+honours `gpu.minCudaVersion` / `gpu.allowedCudaVersions` and `dataCenterIds`, and a mounted network volume's
+data center (`volumes`); no matching free host answers RunPod's capacity `detail`. A create accepted with a
+fault's `land_after_s` holds its host's GPUs at once and makes its pod later, on a timer the fake can wait for
+(`Landings`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tests.fakes.runpod.contract import check_body
 from tests.fakes.runpod.model import ACTIONS_BY_STATUS, NO_INSTANCES, FakeHost, FakePod
 from tests.fakes.runpod.problem import Problem
 from tests.fakes.runpod.routes import Request, Router
+from tests.fakes.runpod.volumes import check_volume_host, mounted_volume
 
 __all__ = ["Landings", "PodRoutes"]
 
@@ -114,9 +116,12 @@ class PodRoutes:
             raise Problem(400, f"unknown GPU type {gpu['id']!r}")
         if gpu["id"] in self.cloud.forbidden_gpu_types:
             raise Problem(403, "access denied")
-        host = self.cloud.pick_host(gpu, body.get("cloud", "SECURE"), ignore_floor=below_floor)
+        volume = mounted_volume(self.cloud, body)
+        host = self.cloud.pick_host(gpu, body.get("cloud", "SECURE"), ignore_floor=below_floor,
+                                    data_centers=body.get("dataCenterIds") or ())
         if host is None:
             raise Problem(400, NO_INSTANCES)
+        check_volume_host(volume, host)
         return host
 
     def patch(self, request: Request) -> tuple[int, Any]:
