@@ -153,3 +153,18 @@ def test_without_a_runpod_key_preview_says_serverless_needs_it(world: World, mon
                                         r"run on RunPod's serverless pools.*no RunPod API key at hand"):
         dev.preview()
     assert world.runpod.requests_log == []
+
+
+def test_a_serverless_stack_mounts_its_managed_model_cache_in_the_workers(world: World) -> None:
+    dev = serverless(world, "dev", DEV | {"modelCacheGb": "30"})
+    out = dev.up()
+
+    (volume,) = world.runpod.volumes.values()
+    (created,) = [r.body for r in world.runpod.calls("POST", "/v2/serverless")]
+    assert created["networkVolumes"] == [volume.id], "workers see it at /runpod-volume, RunPod's fixed path"
+    assert created["env"]["VOLUME_PATH"] == "/runpod-volume"
+    assert any(h.data_center_id == volume.data_center and h.gpu_type_id == "NVIDIA L40S" for h in world.runpod.hosts)
+    assert (out["model_cache_volume_id"], out["model_cache_data_center"]) == (volume.id, volume.data_center)
+    assert out["health"]["status"] == "healthy"
+    dev.destroy()
+    assert world.runpod.endpoints == {} and world.runpod.volumes == {}
