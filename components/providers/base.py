@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
@@ -20,7 +21,7 @@ from components.names import setting
 from components.runpod import KeySources, RunPodClient
 from components.stack_config import RUNPOD_KEY_FROM, RUNPOD_URL_FROM
 
-__all__ = ["STACK_SOURCES", "RunPodProvider", "errors_without_secrets"]
+__all__ = ["STACK_SOURCES", "RunPodProvider", "env_secrets", "errors_without_secrets"]
 
 _KEY = setting("runpodApiKey")
 _SAVED = f"{_KEY} (for `pulumi refresh` and `pulumi destroy`, the value saved by the last `pulumi up`)"
@@ -66,6 +67,18 @@ class RunPodProvider(ResourceProvider):
             client.fall_back_to(env_key, _SPARE_SOURCES, on_use=lambda: pulumi.log.warn(
                 f"RunPod refused the API key in {_SAVED} (401); using the one in RUNPOD_API_KEY"))
         return client
+
+    def env_client(self, *props: Mapping[str, Any]) -> RunPodClient:
+        """`client()` that also scrubs every `env` value of these props (a container's secrets)."""
+        return self.client(secrets=env_secrets(*props))
+
+
+def env_secrets(*props: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every `env` value of these props. The input is secret as a whole (it carries the HF token and the vLLM
+    key, next to plain settings the provider cannot tell apart), and RunPod may echo it back in an error or
+    a log line: each value is scrubbed like the RunPod key."""
+    values = (v for p in props for v in (p.get("env") or {}).values())
+    return tuple(dict.fromkeys(v for v in values if isinstance(v, str)))
 
 
 @contextmanager

@@ -31,8 +31,7 @@ from components.providers.endpoint_rules import (
     mismatch,
     restored,
 )
-from components.providers.pod_inputs import env_secrets
-from components.runpod import NotFound, RunPodClient
+from components.runpod import NotFound
 
 __all__ = ["ENDPOINT_TYPE", "Endpoint", "EndpointArgs", "EndpointError", "EndpointProvider"]
 
@@ -43,11 +42,8 @@ class EndpointProvider(RunPodProvider):
     """CRUD of one RunPod Serverless endpoint. Pickled into state by reference: keep the module path and class
     name importable."""
 
-    def _client(self, *props: Mapping[str, Any]) -> RunPodClient:
-        return self.client(secrets=env_secrets(*props))
-
     def _call(self, props: Mapping[str, Any], *older: Mapping[str, Any]) -> EndpointCall:
-        return EndpointCall(self._client(props, *older), ENDPOINT_INPUTS.parse(props))
+        return EndpointCall(self.env_client(props, *older), ENDPOINT_INPUTS.parse(props))
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs, failures = ENDPOINT_INPUTS.check(news)
@@ -63,7 +59,7 @@ class EndpointProvider(RunPodProvider):
         return CreateResult(made.id, endpoint_outputs(ENDPOINT_INPUTS.plain(call.spec), made))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        client = self._client(props)
+        client = self.env_client(props)
         with errors_without_secrets(client, EndpointError):
             try:
                 info = client.endpoints.get(id_)
@@ -99,7 +95,7 @@ class EndpointProvider(RunPodProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete until RunPod confirms; an endpoint that may still exist stays in the state (the error says so)."""
-        call = EndpointCall(self._client(props), ENDPOINT_INPUTS.parse(props))
+        call = EndpointCall(self.env_client(props), ENDPOINT_INPUTS.parse(props))
         with errors_without_secrets(call.client, EndpointError):
             if call.delete(id_) == "gone":
                 pulumi.log.info(f"endpoint {id_} was already gone")

@@ -25,7 +25,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Up
 
 from components.providers.base import RunPodProvider, errors_without_secrets
 from components.providers.pod_end import end_orphans_of, terminate_pod
-from components.providers.pod_inputs import POD_INPUTS, env_secrets
+from components.providers.pod_inputs import POD_INPUTS
 from components.providers.pod_ops import PodCall
 from components.providers.pod_placement import Placement
 from components.providers.pod_plan import placement_spec
@@ -37,7 +37,7 @@ from components.providers.pod_rules import (
     live_outputs,
     pod_outputs,
 )
-from components.runpod import NotFound, RunPodClient
+from components.runpod import NotFound
 
 __all__ = ["POD_TYPE", "Pod", "PodArgs", "PodError", "PodProvider"]
 
@@ -48,12 +48,8 @@ class PodProvider(RunPodProvider):
     """CRUD of one RunPod GPU pod. Pickled into state by reference: keep the module path and class name
     importable (components.pod re-exports it for state written before this module existed)."""
 
-    def _client(self, *props: Mapping[str, Any]) -> RunPodClient:
-        """A client that scrubs the key and every `env` value of `props` from what it raises."""
-        return self.client(secrets=env_secrets(*props))
-
     def _call(self, props: Mapping[str, Any], *older: Mapping[str, Any]) -> PodCall:
-        return PodCall(self._client(props, *older), POD_INPUTS.parse(props))
+        return PodCall(self.env_client(props, *older), POD_INPUTS.parse(props))
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs, failures = POD_INPUTS.check(news)
@@ -90,7 +86,7 @@ class PodProvider(RunPodProvider):
         return CreateResult(pod.id, pod_outputs(POD_INPUTS.plain(call.spec), pod))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        client = self._client(props)
+        client = self.env_client(props)
         with errors_without_secrets(client, PodError):
             if props.get("name"):
                 end_orphans_of(client, str(props["name"]))
@@ -136,7 +132,7 @@ class PodProvider(RunPodProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Terminate until RunPod confirms; a pod that may still bill stays in the state (the error says so)."""
-        client = self._client(props)
+        client = self.env_client(props)
         with errors_without_secrets(client, PodError):
             ended = terminate_pod(client, id_)
             if ended.outcome == "gone":

@@ -23,7 +23,7 @@ from components.providers.checks import check_positive_int as _check_positive_in
 from components.providers.checks import env_map as _env
 from components.providers.schema import Schema, is_unknown, spec_field
 
-__all__ = ["POD_INPUTS", "PodSpec", "env_secrets", "proxy_url"]
+__all__ = ["POD_INPUTS", "PodSpec", "proxy_url"]
 
 
 def _check_gpu_types(v: Any) -> str | None:
@@ -173,14 +173,6 @@ def proxy_url(pod_id: str, ports: tuple[str, ...] | list[str]) -> str:
     """RunPod's HTTPS proxy for the first HTTP port (`https://{pod}-{port}.proxy.runpod.net`)."""
     port = next((p.split("/")[0] for p in ports if p.endswith("/http")), "8000")
     return f"https://{pod_id}-{port}.proxy.runpod.net"
-
-
-def env_secrets(*props: Mapping[str, Any]) -> tuple[str, ...]:
-    """Every `env` value of these props. The input is secret as a whole (it carries the HF token and the vLLM
-    key, next to plain settings the provider cannot tell apart), and RunPod may echo it back in an error or
-    a log line: each value is scrubbed like the RunPod key."""
-    values = (v for p in props for v in (p.get("env") or {}).values())
-    return tuple(dict.fromkeys(v for v in values if isinstance(v, str)))
 
 
 # The value rules other resources' inputs share (a serverless endpoint's, a volume's placement hints).
