@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PROJECT = "autoglm-runpod"
+from components.names import PROJECT  # noqa: E402
 
 OutputsHook = Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]
 

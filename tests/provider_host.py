@@ -30,8 +30,9 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+from components.names import PROJECT
+
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = "autoglm-runpod"
 
 
 def to_struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
