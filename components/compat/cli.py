@@ -135,7 +135,9 @@ def _verdict(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{args.model}: no figures known for this model; VRAM fit not checked.\n")
     for name in args.gpu:
         if name == compat.AUTO:
-            fit = compat.auto_gpu_types(args.vllm, args.gpu_count, args.model, args.max_model_len)
+            listed = {compat.resolve_gpu_type(g).id for g in args.gpu if g != compat.AUTO}
+            fit = [g for g in compat.auto_gpu_types(args.vllm, args.gpu_count, args.model, args.max_model_len)
+                   if g not in listed]
             out.write(f"auto: every other type that fits, ranked by RunPod's catalog at `pulumi up` (see --live): "
                       f"{', '.join(fit) or 'none'}\n")
             continue
