@@ -6,6 +6,7 @@ against the loopback RunPod fake (the whole stack killed mid-create: tests/test_
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -60,16 +61,26 @@ def test_a_create_ends_what_an_unfinished_create_left_and_never_touches_a_namesa
     assert host.logged(f"pod {left.id} ({CREATING}: ") and host.logged("was left by a create that never finished")
 
 
+def an_hour_ago() -> str:
+    return (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def test_refresh_and_delete_end_what_an_unfinished_create_left(fake: FakeRunPod, host: Host) -> None:
     pod_id, outs = create(host)
     first, second = (fake.add_pod(CREATING, gpu_type_id="NVIDIA L40S") for _ in range(2))
+    first.created_at = second.created_at = an_hour_ago()  # left by a run killed long ago
+    # As a `pulumi up` beside this refresh (`pulumi preview --refresh` takes no lock) would have it, mid-create.
+    young = fake.add_pod(CREATING, gpu_type_id="NVIDIA L40S", status="STARTING")
     assert host.read(pod_id, outs)[0] == pod_id
-    assert fake.status_of(first.id) == "TERMINATED" and fake.status_of(pod_id) == "RUNNING"
+    assert fake.status_of(first.id) == fake.status_of(second.id) == "TERMINATED"
+    assert fake.status_of(pod_id) == "RUNNING" and fake.status_of(young.id) == "STARTING"
+    assert host.logged(f"pod {young.id} ({CREATING}: STARTING) is under the name a create uses")
+    assert host.logged("a `pulumi up` may be creating it now, so it is left alone")
     fake.inject("GET", "/v2/pods", 503, times=1000)  # a refresh that cannot list still reads the pod
     assert host.read(pod_id, outs)[0] == pod_id and host.logged("could not look for pods an unfinished create")
     fake.faults.clear()
-    host.delete(pod_id, outs)
-    assert fake.live_pods() == [] and fake.status_of(second.id) == "TERMINATED"
+    host.delete(pod_id, outs)  # destroy holds the stack's lock: no create runs, every left pod is ended
+    assert fake.live_pods() == [] and fake.status_of(young.id) == "TERMINATED"
 
 
 def test_a_rename_answered_with_an_error_is_asked_again(fake: FakeRunPod, host: Host) -> None:

@@ -168,3 +168,17 @@ def test_a_serverless_stack_mounts_its_managed_model_cache_in_the_workers(world:
     assert out["health"]["status"] == "healthy"
     dev.destroy()
     assert world.runpod.endpoints == {} and world.runpod.volumes == {}
+
+
+def test_preview_of_a_serverless_stack_ranks_no_pod_and_prices_its_workers(world: World) -> None:
+    out = serverless(world, "dev", DEV).preview()
+    assert "candidates" not in out["plan"], "a serverless stack places no pod"
+    assert out["serverless_pools"] == ["ADA_48_PRO"]
+    assert out["serverless_price"]["at_workers_max_per_hour"] == pytest.approx(2 * 1.908)
+
+
+def test_a_serverless_budget_is_refused_with_the_workers_price_not_a_pods(world: World) -> None:
+    with pytest.raises(Exception, match=r"maxCostPerHour") as caught:
+        serverless(world, "dev", DEV | {"maxCostPerHour": "0.5"}).preview()
+    assert "$0.86/h" not in str(caught.value), "the pod's price is not what workers cost"
+    assert "3.82" in str(caught.value) and world.runpod.calls("POST", "/v2/serverless") == []

@@ -109,7 +109,8 @@ def test_health_check_follows_the_pod_with_its_triggers_and_the_key() -> pulumi.
         health = only(mocks, HEALTH).inputs
         assert health["base_url"] == "https://pod123-8000.proxy.runpod.net/v1"
         assert health["served_model_name"] == "autoglm-phone-9b"
-        assert health["triggers"] == ["pod123", f"{REPO}@{DIGEST}"]
+        pod_id, image, launch = health["triggers"]  # a new pod, image or launch (env, args) re-runs the check
+        assert [pod_id, image] == ["pod123", f"{REPO}@{DIGEST}"] and launch.startswith("launch:")
         assert rpc.is_rpc_secret(health["api_key"]) and plain(health["api_key"]) == GENERATED_KEY
         assert health["timeout_s"] == 1200 and health["enabled"] is True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,10 @@ def replacement_killed_mid_create(world: World) -> tuple[SimulatedStack, str, Fa
 
 def test_refresh_after_a_killed_replacement_ends_the_orphan_and_keeps_the_stacks_pod(world: World) -> None:
     dev, old, orphan = replacement_killed_mid_create(world)
+    dev.refresh()  # at once: no create can be told from this one, so it is only named
+    assert world.runpod.status_of(orphan.id) != "TERMINATED" and "may be creating it now" in dev.log
+    # Later (older than any create takes): it cannot be a running create's, so the refresh ends it.
+    orphan.created_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     dev.refresh()
     assert world.runpod.status_of(orphan.id) == "TERMINATED" and billing(world) == {old}
     assert dev.record(POD, "autoglm-pod").id == old and world.runpod.status_of(old) == "RUNNING"

@@ -292,3 +292,16 @@ def test_the_keys_are_secret_in_state_and_outputs(world: World) -> None:
     assert is_secret(dev.record(POD, "autoglm-pod").outs["env"])
     assert is_secret(dev.record(PASSWORD, "autoglm-vllm-api-key").outs["result"])
     dev.destroy()
+
+
+def test_a_launch_change_in_place_runs_the_health_check_again(world: World) -> None:
+    dev = world.stack("dev", DEV)
+    first = dev.up()
+    chats = len(world.vllm.requests_to("/v1/chat/completions"))
+    dev.config["maxModelLen"] = "16384"  # the pod's env changes: RunPod restarts it in place
+    again = dev.up()
+    assert ops(dev, POD) == ["update"] and again["pod_id"] == first["pod_id"]
+    assert ops(dev, HEALTH) == ["update"], "the restarted server is checked, not vouched for by the old check"
+    assert len(world.vllm.requests_to("/v1/chat/completions")) > chats
+    assert again["health"]["checked_at"] >= first["health"]["checked_at"]
+    dev.destroy()

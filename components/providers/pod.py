@@ -24,7 +24,7 @@ import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from components.providers.base import RunPodProvider, errors_without_secrets
-from components.providers.pod_end import end_orphans_of, terminate_pod
+from components.providers.pod_end import create_window_s, end_orphans_of, terminate_pod
 from components.providers.pod_inputs import POD_INPUTS
 from components.providers.pod_ops import PodCall
 from components.providers.pod_placement import Placement
@@ -65,7 +65,7 @@ class PodProvider(RunPodProvider):
 
     def _create(self, call: PodCall) -> CreateResult:
         # The live catalog orders the GPU types (and refuses what is over budget) before anything is created.
-        placement = Placement.start(PodCall(call.client, placement_spec(call.client, call.spec)))
+        placement = Placement.start(call, plan=lambda spec: placement_spec(call.client, spec))
         pod = placement.place()
         kept = pod.id
         try:
@@ -88,8 +88,9 @@ class PodProvider(RunPodProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         client = self.env_client(props)
         with errors_without_secrets(client, PodError):
-            if props.get("name"):
-                end_orphans_of(client, str(props["name"]))
+            if props.get("name"):  # a read may run beside an up that creates (preview --refresh): spare young pods
+                spec = POD_INPUTS.parse(props)
+                end_orphans_of(client, spec.name, older_than_s=create_window_s(spec.ready_timeout_s))
             try:
                 pod = client.pods.get(id_)
             except NotFound:

@@ -6,10 +6,12 @@ one failed DELETE proves nothing: the pod is read back, and the DELETE is sent a
 busy pod) until RunPod confirms (a 204, or a read that says 404 or TERMINATED) or RUNPOD_STOP_TIMEOUT_S
 passes. Only then does a message say the pod still bills, and only when the last read showed it.
 
-A pod keeps its provisional name until its create succeeded (components.names). The engine runs one command
-per stack at a time, so a pod under that name seen while no create of the resource runs (before a create, in a
-refresh or a delete) was left by a create that never finished: a `pulumi up` ended mid-create, whose host
-could not clean up. It is never the stack's, and it is ended.
+A pod keeps its provisional name until its create succeeded (components.names). `pulumi up` and `destroy` hold
+the stack's lock, so a pod under that name seen before a create or in a delete was left by a create that never
+finished (a `pulumi up` ended mid-create, whose host could not clean up): it is never the stack's, and it is
+ended. A refresh is different: Pulumi reads in a refresh's preview too, and `pulumi preview --refresh` takes no
+lock, so a `pulumi up` may be creating that very pod. A read therefore ends only a provisional pod older than
+any create can take (`create_window_s`), and names a younger one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pulumi
 
@@ -26,7 +29,7 @@ from components.providers.pod_rules import sweep_hint
 from components.runpod import TRANSIENT, Conflict, NotFound, PodInfo, RunPodClient, RunPodError, Unauthorized
 from components.waiting import Deadline
 
-__all__ = ["RETRIED", "Termination", "end_orphans", "end_orphans_of", "terminate_pod"]
+__all__ = ["RETRIED", "Termination", "create_window_s", "end_orphans", "end_orphans_of", "terminate_pod"]
 
 # Failures after which the same request on a pod (a DELETE, a stop) may well succeed: RunPod's own advice for
 # 5xx and 429, a dropped answer, and a pod busy with another transition.
@@ -98,10 +101,34 @@ def _look(client: RunPodClient, pod_id: str) -> tuple[PodInfo | None, RunPodErro
     return (None, None) if pod.status == "TERMINATED" else (pod, None)
 
 
-def end_orphans(client: RunPodClient, name: str, pods: Sequence[PodInfo]) -> frozenset[str]:
-    """End every live pod of `pods` (a listing made while no create of the resource runs) that carries the
-    provisional name of `name`; returns their ids. What could not be ended is logged, with what to do."""
+def create_window_s(ready_timeout_s: float) -> float:
+    """The longest a create keeps its pod under the provisional name once RunPod made it: the wait for RUNNING,
+    a stop and the rename (each up to RUNPOD_STOP_TIMEOUT_S), and the landing grace of a late pod."""
+    return ready_timeout_s + 2 * tuning.seconds(tuning.STOP_TIMEOUT) + tuning.seconds(tuning.LANDING_GRACE)
+
+
+def _age_s(pod: PodInfo) -> float | None:
+    try:
+        created = datetime.fromisoformat(pod.created_at or "")
+    except ValueError:
+        return None
+    return (datetime.now(UTC) - created.astimezone(UTC)).total_seconds()
+
+
+def end_orphans(client: RunPodClient, name: str, pods: Sequence[PodInfo],
+                older_than_s: float | None = None) -> frozenset[str]:
+    """End every live pod of `pods` that carries the provisional name of `name` (and, with `older_than_s`, was
+    made longer ago than that: a younger one may be a running create's, and is only named); returns the ids
+    ended. What could not be ended is logged, with what to do."""
     left = [p for p in pods if p.name == provisional_name(name) and p.status != "TERMINATED"]
+    if older_than_s is not None:
+        young = [p for p in left if (_age_s(p) or 0.0) <= older_than_s]
+        for pod in young:
+            pulumi.log.warn(f"pod {pod.id} ({pod.name}: {pod.status}) is under the name a create uses until it "
+                            f"succeeds, and younger than a create can take ({older_than_s:.0f} s): a `pulumi up` "
+                            "may be creating it now, so it is left alone; if none is, the next `pulumi up` ends it, "
+                            f"or {sweep_hint(name)}")
+        left = [p for p in left if p not in young]
     for pod in left:
         pulumi.log.warn(f"pod {pod.id} ({pod.name}: {pod.status}, ${pod.cost_per_hr:.2f}/h) was left by a create "
                         "that never finished (a `pulumi up` ended mid-create); it is not the stack's: ending it")
@@ -111,7 +138,7 @@ def end_orphans(client: RunPodClient, name: str, pods: Sequence[PodInfo]) -> fro
     return frozenset(p.id for p in left)
 
 
-def end_orphans_of(client: RunPodClient, name: str) -> None:
+def end_orphans_of(client: RunPodClient, name: str, older_than_s: float | None = None) -> None:
     """`end_orphans` after a listing of its own, for a refresh or a delete. The listing is asked again through an
     outage, until RUNPOD_STOP_TIMEOUT_S; should it still fail, the refresh or delete goes on, and says so."""
     deadline = Deadline(tuning.seconds(tuning.STOP_TIMEOUT))
@@ -125,4 +152,4 @@ def end_orphans_of(client: RunPodClient, name: str) -> None:
                                 f"`pulumi up` or `pulumi refresh` looks again, or {sweep_hint(name)}")
                 return
         time.sleep(min(tuning.seconds(tuning.POLL_INTERVAL), deadline.remaining()))
-    end_orphans(client, name, pods)
+    end_orphans(client, name, pods, older_than_s)

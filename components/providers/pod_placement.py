@@ -10,12 +10,14 @@ a look sees it (also while the kept pod starts), and what cannot be ruled out is
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
 
 from components import tuning
 from components.providers.pod_end import end_orphans
+from components.providers.pod_inputs import PodSpec
 from components.providers.pod_landings import Landings
 from components.providers.pod_ops import PodCall
 from components.providers.pod_rules import PodError, sweep_hint
@@ -45,15 +47,17 @@ class Placement:
     ledger: Landings
 
     @classmethod
-    def start(cls, call: PodCall) -> Placement:
+    def start(cls, call: PodCall, plan: Callable[[PodSpec], PodSpec] = lambda spec: spec) -> Placement:
         """Pods named like ours before we create are never adopted nor touched (a replacement's predecessor has
-        our name); pods under our provisional name were left by creates that never finished, and are ended."""
+        our name); pods under our provisional name were left by creates that never finished, and are ended, even
+        when `plan` (the order to try GPU types in, from the catalog) then refuses to create anything."""
         name, pods = call.spec.name, call.client.pods.list()
         already = frozenset(p.id for p in pods if p.name == name)
         if already:
             pulumi.log.info(f"{len(already)} other pod(s) named {name!r} exist ({', '.join(sorted(already))});"
                             " if none is this stack's, `python -m components.pods list` shows what they cost")
-        return cls(call, Landings(already=already | end_orphans(call.client, name, pods)))
+        ended = end_orphans(call.client, name, pods)
+        return cls(PodCall(call.client, plan(call.spec)), Landings(already=already | ended))
 
     @property
     def grace_s(self) -> float:

@@ -20,7 +20,7 @@ from components.providers.endpoint import Endpoint, EndpointArgs
 from components.providers.endpoint_inputs import VOLUME_MOUNT_PATH
 from components.service.cache import ModelCache
 from components.service.images import ImageChoice
-from components.service.launch import container_launch
+from components.service.launch import container_launch, launch_fingerprint
 from components.service.live_catalog import live_offers
 from components.settings import Secrets, Settings, SettingsError
 
@@ -72,18 +72,20 @@ def serverless_price(plan: PoolPlan, workers_max: int, gpu_count: int) -> dict[s
 
 class EndpointDeployment:
     """`base_url` is the OpenAI-compatible URL; `serving` is always true (the endpoint wakes a worker for a
-    request); `triggers` change when the server behind the URL does (a new endpoint or image)."""
+    request); `triggers` change when the server behind the URL does (a new endpoint, image or launch)."""
 
     def __init__(self, name: str, s: Settings, secrets: Secrets, image: ImageChoice, plan: PoolPlan,
                  parent: pulumi.Resource, cache: ModelCache | None = None) -> None:
         self.settings, self.plan = s, plan
-        self.endpoint = Endpoint(f"{name}-endpoint", _endpoint_args(name, s, secrets, image, plan, cache),
-                                 pulumi.ResourceOptions(parent=parent))
+        args = _endpoint_args(name, s, secrets, image, plan, cache)
+        self.endpoint = Endpoint(f"{name}-endpoint", args, pulumi.ResourceOptions(parent=parent))
         self.resource: pulumi.Resource = self.endpoint
         self.endpoint_id: pulumi.Output[str] | None = self.endpoint.endpoint_id
         self.base_url: pulumi.Output[str] = self.endpoint.base_url.apply(lambda url: f"{url}/v1")
         self.serving = True
-        self.triggers: list[pulumi.Input[str]] = [self.endpoint.endpoint_id, image.ref]
+        # A new endpoint, image or launch (a new release rolls out as workers are replaced): check again.
+        self.triggers: list[pulumi.Input[str]] = [self.endpoint.endpoint_id, image.ref,
+                                                  launch_fingerprint(args.env, args.args)]
 
     def exports(self) -> dict[str, Any]:
         s = self.settings.serverless

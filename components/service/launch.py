@@ -5,13 +5,17 @@ vLLM key where one guards the server)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
+
 import pulumi
 
 from components.image import cache_env, launch_args, launch_env
 from components.service.images import ImageChoice
 from components.settings import Secrets, Settings
 
-__all__ = ["container_launch"]
+__all__ = ["container_launch", "launch_fingerprint"]
 
 
 def container_launch(s: Settings, secrets: Secrets, image: ImageChoice,
@@ -30,3 +34,11 @@ def container_launch(s: Settings, secrets: Secrets, image: ImageChoice,
     if secrets.hf_token is not None:
         env["HF_TOKEN"] = secrets.hf_token
     return env, args
+
+
+def launch_fingerprint(env: Mapping[str, pulumi.Input[str]] | None, args: pulumi.Input[str] | None) -> str:
+    """A digest of how the server is launched (the plain env values and the args; secret Outputs left out): a
+    change restarts the server in place, so the health check must run again."""
+    plain = {k: v for k, v in (env or {}).items() if isinstance(v, str)}
+    line = args if isinstance(args, str) else ""
+    return "launch:" + hashlib.sha256(json.dumps([sorted(plain.items()), line]).encode()).hexdigest()[:16]

@@ -28,7 +28,10 @@ class PlacementRefused(pulumi.RunError):
 
 def placement_plan(s: Settings, secrets: Secrets) -> dict[str, Any]:
     """The `plan` output's placement part: `candidates`, ranked, when the catalog could be asked ({} when no key is
-    at hand: the log line then says the choice is made at `up`)."""
+    at hand: the log line then says the choice is made at `up`). A serverless stack places no pod: its pools and
+    their prices come from `service/endpoint.py` (the `serverless_pools` and `serverless_price` outputs)."""
+    if s.deployment == "serverless":
+        return {}
     catalog = live_offers("POD", cloud=s.cloud, count=s.gpu_count, min_cuda_version=s.cuda_floor.cuda,
                           api_key=secrets.runpod_api_key, api_url=secrets.runpod_api_url)
     if catalog.offers is None and not secrets.runpod_api_key:

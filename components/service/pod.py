@@ -10,7 +10,7 @@ from components.names import resource_name
 from components.providers.pod import Pod, PodArgs
 from components.service.cache import ModelCache
 from components.service.images import ImageChoice
-from components.service.launch import container_launch
+from components.service.launch import container_launch, launch_fingerprint
 from components.settings import Secrets, Settings
 
 __all__ = ["SERVED_PORT", "VOLUME_MOUNT_PATH", "PodDeployment"]
@@ -21,15 +21,17 @@ VOLUME_MOUNT_PATH = "/workspace"
 
 class PodDeployment:
     """`base_url` is the OpenAI-compatible URL; `serving` says whether a health check can probe it now;
-    `triggers` change when the server behind the URL does (a new pod or image)."""
+    `triggers` change when the server behind the URL does (a new pod, image or launch)."""
 
     def __init__(self, name: str, s: Settings, secrets: Secrets, image: ImageChoice,
                  api_key: pulumi.Output[str] | None, parent: pulumi.Resource, cache: ModelCache | None = None) -> None:
-        self.pod = Pod(f"{name}-pod", _pod_args(name, s, secrets, image, api_key, cache), pulumi.ResourceOptions(
+        args = _pod_args(name, s, secrets, image, api_key, cache)
+        self.pod = Pod(f"{name}-pod", args, pulumi.ResourceOptions(
             parent=parent, custom_timeouts=pulumi.CustomTimeouts(create=f"{s.health_timeout_minutes + 10}m")))
         self.base_url: pulumi.Output[str] = self.pod.endpoint_url.apply(lambda url: f"{url}/v1")
         self.serving = s.running
-        self.triggers: list[pulumi.Input[str]] = [self.pod.pod_id, image.ref]
+        # A new pod, image or launch (an env change restarts the pod in place): the server must be checked again.
+        self.triggers: list[pulumi.Input[str]] = [self.pod.pod_id, image.ref, launch_fingerprint(args.env, args.args)]
         self.resource: pulumi.Resource = self.pod  # what the health check waits for
         self.endpoint_id: pulumi.Output[str] | None = None  # no serverless endpoint to watch
 

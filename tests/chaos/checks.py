@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import combinations
 from typing import Any
 
@@ -95,12 +96,24 @@ def _names(obs: Observation, fake: FakeRunPod, live: dict[str, str]) -> list[str
                or (obs.call == "delete" and obs.error is not None) or obs.call == "update")
     for pid, name in obs.names_before.items():
         said = f"pod {pid}: Terminating pod {pid} failed" in obs.stderr
-        if name == CREATING and pid in live and not excused and not said:
+        # A refresh may run beside an up that creates: it spares, and names, a provisional pod younger than a create.
+        spared = (obs.call == "read" and f"pod {pid} ({CREATING}: " in obs.stderr
+                  and "may be creating it now" in obs.stderr)
+        young = _age_s(fake, pid) < 600
+        if name == CREATING and obs.call == "read" and young and pid not in live:
+            broken.append(f"a refresh ended pod {pid}, under {CREATING!r} and only {_age_s(fake, pid):.0f} s old: "
+                          "a running create's, for all it knew")
+        if name == CREATING and pid in live and not excused and not said and not spared:
             broken.append(f"pod {pid}, left under {CREATING!r} by an unfinished create, is still {live[pid]}")
     made = fake.pods.get(obs.pod_id or "")
     if obs.call == "create" and obs.error is None and made is not None and made.name != NAME:
         broken.append(f"create returned pod {obs.pod_id} named {made.name!r}, not {NAME!r}")
     return broken
+
+
+def _age_s(fake: FakeRunPod, pod_id: str) -> float:
+    created = datetime.fromisoformat(fake.pods[pod_id].created_at)
+    return (datetime.now(UTC) - created).total_seconds()
 
 
 _ENDED = re.compile(r"Pod (\w+) (?:was terminated|is already gone), so it does not bill")

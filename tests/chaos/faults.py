@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from components.names import provisional_name
@@ -72,10 +73,12 @@ DRAWS: dict[str, Callable[[random.Random], dict[str, Any]]] = {
     "action_fault": lambda rng: {"answer": rng.choice(["500", "429", "reset"]), "times": rng.randint(1, 3),
                                  "applied": rng.random() < 0.5},
     "host_full": lambda rng: {},
-    "left_over": lambda rng: {"which": rng.randint(0, 2), "status": rng.choice(["STARTING", "RUNNING", "EXITED"])},
+    "left_over": lambda rng: {"which": rng.randint(0, 2), "status": rng.choice(["STARTING", "RUNNING", "EXITED"]),
+                              "old": rng.random() < 0.7},
 }
 # A create's PATCH is the rename once its pod runs; `left_over` is a pod an unfinished create (a `pulumi up`
-# ended mid-create) left under the provisional name.
+# ended mid-create) left under the provisional name: `old`, left an hour ago; else just now, as a `pulumi up`
+# running beside a refresh (`pulumi preview --refresh` takes no lock) would have it.
 KINDS_BY_CALL: dict[str, tuple[str, ...]] = {
     "create": ("lost_create", "lost_create", "late_while_starting", "no_capacity", "capacity_held", "echo_400",
                "fate", "fate", "below_floor", "outage", "rate_limited", "delete_500", "patch_fault", "left_over"),
@@ -129,7 +132,9 @@ def stage(fake: FakeRunPod, injection: Injection, *, pod_id: str | None, gpus: t
         answer = dict(ANSWERS[p["answer"]])
         fake.inject(method, path, answer.pop("status"), times=p.get("times", 1), after_apply=p["applied"], **answer)
     elif kind == "left_over":
-        fake.add_pod(provisional_name(NAME), gpu_type_id=p["gpu"], status=p["status"])
+        left = fake.add_pod(provisional_name(NAME), gpu_type_id=p["gpu"], status=p["status"])
+        if p.get("old", True):
+            left.created_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     elif kind == "host_full" and pod_id in fake.pods:
         host = fake.pods[pod_id].host
         return _take_gpus(fake, lambda h: h is host)
