@@ -36,7 +36,8 @@ def fake() -> Iterator[FakeRunPod]:
 
 def host_env(fake: FakeRunPod) -> dict[str, str]:
     return {"RUNPOD_API_URL": fake.base_url, "RUNPOD_API_KEY": fake.api_key, "RUNPOD_POLL_INTERVAL_S": "0.02",
-            "RUNPOD_RETRY_BACKOFF_S": "0.01", "RUNPOD_STOP_TIMEOUT_S": "0.5"}
+            "RUNPOD_RETRY_BACKOFF_S": "0.01", "RUNPOD_STOP_TIMEOUT_S": "0.5", "RUNPOD_LANDING_GRACE_S": "0.5",
+            "RUNPOD_READ_TIMEOUT_S": "2"}
 
 
 @pytest.fixture
@@ -150,12 +151,22 @@ def test_a_create_whose_answer_was_lost_is_adopted(fake: FakeRunPod, host: Host)
 
 def test_a_failed_create_that_made_nothing_says_so_and_the_next_up_creates(fake: FakeRunPod, host: Host) -> None:
     fake.inject("POST", "/v2/network-volumes", 503)
-    with pytest.raises(HostError, match=r"RunPod failed the create .* no volume of that name appeared\. Run "
-                                        r"`pulumi up` again"):
+    with pytest.raises(HostError, match=r"RunPod failed the create .* no volume of that name appeared within 2 s\. "
+                                        r"Run `pulumi up` again"):
         create(host)
     assert fake.volumes == {}
     volume_id, _ = create(host)
     assert list(fake.volumes) == [volume_id]
+
+
+def test_a_failed_create_whose_lookups_fail_too_says_it_cannot_know(fake: FakeRunPod, host: Host) -> None:
+    fake.inject("GET", "/v2/network-volumes", None)  # the look for a volume to adopt, before the create, answers
+    fake.inject("POST", "/v2/network-volumes", 500, after_apply=True)
+    fake.inject("GET", "/v2/network-volumes", 503, times=10**6)  # then listing fails for good
+    with pytest.raises(HostError, match=r"listing volumes failed for 2 s after it, so whether it made the volume is "
+                                        r"unknown"):
+        create(host)
+    assert posts(fake) == 1, "no second create while it cannot tell"
 
 
 def test_a_volume_kept_by_an_earlier_destroy_is_adopted_and_grown(fake: FakeRunPod, host: Host) -> None:

@@ -20,11 +20,9 @@ from components.placement import table_fits
 from components.providers.volume_inputs import VolumeSpec, monthly_price
 from components.runpod import TRANSIENT, NotFound, RunPodClient, RunPodError, ServerError, TransportError, VolumeInfo
 from components.volume_placement import NoSite, choose_site
-from components.waiting import Deadline
+from components.waiting import Deadline, WaitTimedOut, pauses, wait_until
 
-__all__ = ["LOST_CREATE_LOOKS", "VolumeCall", "VolumeError"]
-
-LOST_CREATE_LOOKS = 3  # after a create RunPod never answered: looks for the volume, one poll interval apart
+__all__ = ["VolumeCall", "VolumeError"]
 
 
 class VolumeError(RuntimeError):
@@ -95,22 +93,38 @@ class VolumeCall:
         return site.data_center
 
     def _lost_create(self, error: RunPodError) -> VolumeInfo:
-        """A create answered with a 5xx or not at all may still have made the volume: look for it by name."""
-        pause = tuning.seconds(tuning.POLL_INTERVAL)
-        for look in range(LOST_CREATE_LOOKS):
-            if look:
-                time.sleep(pause)
+        """A create answered with a 5xx or not at all may still have made the volume, even minutes later: look for
+        it by name until the landing grace after the create ends (RUNPOD_LANDING_GRACE_S, at least the create's
+        read timeout), and claim no more than the looks showed."""
+        answered: list[bool] = []
+
+        def look() -> VolumeInfo | None:
             try:
                 found = self.find_ours()
-            except RunPodError:
-                continue
-            if found is not None:
-                pulumi.log.warn(f"{self.spec.describe()}: RunPod answered the create with an error ({error}) but "
-                                f"made volume {found.id}; adopting it")
-                return found
-        raise VolumeError(f"{self.spec.describe()}: RunPod failed the create ({error}) and no volume of that name "
-                          "appeared. Run `pulumi up` again: it adopts a volume of this name should RunPod have made "
-                          "one, and creates it otherwise.")
+            except RunPodError as e:
+                pulumi.log.warn(f"{self.spec.describe()}: could not list volumes ({e}); looking again")
+                return None
+            answered.append(True)
+            return found
+
+        grace = max(tuning.seconds(tuning.LANDING_GRACE), self.client.create_read_timeout_s)
+        try:
+            found = wait_until(look, lambda volume: volume is not None, deadline=Deadline(grace),
+                               pauses=pauses(tuning.seconds(tuning.POLL_INTERVAL), factor=1.0))
+        except WaitTimedOut:
+            if not answered:
+                raise VolumeError(
+                    f"{self.spec.describe()}: RunPod failed the create ({error}), and listing volumes failed for "
+                    f"{grace:g} s after it, so whether it made the volume is unknown. RunPod's console (Storage) "
+                    f"shows any volume named {self.spec.name!r}; `pulumi up` again adopts it, and creates it "
+                    "otherwise.") from None
+            raise VolumeError(f"{self.spec.describe()}: RunPod failed the create ({error}) and no volume of that "
+                              f"name appeared within {grace:g} s. Run `pulumi up` again: it adopts a volume of this "
+                              "name should RunPod make one later, and creates it otherwise.") from None
+        assert found is not None
+        pulumi.log.warn(f"{self.spec.describe()}: RunPod answered the create with an error ({error}) but made volume "
+                        f"{found.id}; adopting it")
+        return found
 
     # ---- growing ---------------------------------------------------------------------------------------------
 
