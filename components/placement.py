@@ -94,7 +94,8 @@ def plan_pod(wanted: Sequence[str], *, offers: Sequence[GpuOffer] | None, fits: 
         kept += auto
         dropped += refused
     if not kept:
-        raise NoCandidate(_nothing_left(dropped, cloud, gpu_count))
+        raise NoCandidate(_nothing_left(dropped, cloud, gpu_count) + _free_elsewhere(offers, listed, fits, cloud,
+                                                                                      data_center))
     return PodPlan(tuple(kept), tuple(dropped))
 
 
@@ -143,6 +144,18 @@ def _nothing_left(dropped: Sequence[Dropped], cloud: str, gpu_count: int, *, ser
                 f"at least {cheapest.price_per_hour:.2f}, or lower {fewer}")
     reasons = "; ".join(f"{d.gpu_type_id}: {d.reason}" for d in dropped[:8]) or "the catalog lists none"
     return f"{head}: {reasons}. Add GPU types to {setting('gpuTypes')} (or end it with auto), or retry later"
+
+
+def _free_elsewhere(offers: Sequence[GpuOffer] | None, listed: Sequence[str], fits: Fits, cloud: str,
+                    data_center: str | None) -> str:
+    """The GPU types not listed that fit and are free now (in the pinned data center), to name in a refusal."""
+    free = [o for o in offers or () if o.id not in listed and o.offered_in(cloud) and fits(o.id) is None
+            and (data_center in o.free_data_centers() if data_center else o.available_now())]
+    if not free:
+        return ""
+    where = f" in {data_center}" if data_center else ""
+    names = ", ".join(f"{o.id} (${o.pod_price(cloud):.2f}/h)" for o in sorted(free, key=lambda o: o.pod_price(cloud)))
+    return f". Free now{where} and fitting: {names}"
 
 
 def compat_fits(vllm_version: str, gpu_count: int, model: str, max_model_len: int) -> Fits:

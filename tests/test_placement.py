@@ -101,3 +101,14 @@ def test_the_budget_caps_max_workers_at_the_pool_price() -> None:
     assert plan.pools == ("AMPERE_48", "ADA_48_PRO")
     with pytest.raises(NoCandidate, match=r"cheapest seen is NVIDIA A40 at \$2\.44/h"):
         plan_pools([AUTO], offers=OFFERS, fits=fits, gpu_count=1, workers_max=2, max_cost_per_hour=1.0)
+
+
+def test_a_refusal_names_the_types_that_fit_and_are_free_where_the_pod_must_run() -> None:
+    offers = [offer(L40S, 48, 0.86, 0.79, "ADA_48_PRO", 1.91, dcs=("EU-RO-1",)),
+              offer(A40, 48, 0.40, 0.35, "AMPERE_48", 1.22, dcs=("US-TX-3",)),
+              offer(RTX4090, 24, 0.69, 0.34, "ADA_24", 1.10, dcs=("US-TX-3",))]
+    with pytest.raises(NoCandidate) as caught:
+        plan_pod([L40S], offers=offers, fits=fits, cloud="SECURE", gpu_count=1, data_center="US-TX-3")
+    message = str(caught.value)
+    assert f"{L40S}: none free in US-TX-3" in message
+    assert message.endswith(f"Free now in US-TX-3 and fitting: {A40} ($0.40/h)"), "not the 4090: it cannot hold it"

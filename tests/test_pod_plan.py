@@ -148,3 +148,27 @@ def test_diff_keeps_a_pod_whose_type_auto_may_still_choose(fake: FakeRunPod, hos
     assert diff(gpu_type_ids=[L40S]) == (some, ["gpu_type_ids"])
     assert diff(data_center_ids=["US-TX-3"]) == (some, [])
     assert diff(data_center_ids=["EU-SE-1"]) == (some, ["data_center_ids"])
+
+
+def test_nothing_free_in_the_volumes_data_center_is_refused_before_any_create(fake: FakeRunPod, host: Host) -> None:
+    volume = fake.add_volume("mine", data_center="US-TX-3")
+    fake.set_free_gpus(L40S, 0)
+    with pytest.raises(HostError) as caught:
+        create(host, [L40S], network_volume_id=volume.id)
+    message = caught.value.message
+    assert f"{L40S}: none free in US-TX-3, where the model cache volume is" in message
+    assert "COMMUNITY" not in message and fake.calls("POST", "/v2/pods") == []
+
+
+def test_capacity_refused_at_create_in_the_volumes_data_center_suggests_what_works_there(fake: FakeRunPod,
+                                                                                         host: Host) -> None:
+    volume = fake.add_volume("mine", data_center="US-TX-3")
+    fake.forbidden_gpu_types.add(L40S)  # the catalog shows it free, RunPod refuses the create
+    with pytest.raises(HostError) as caught:
+        create(host, [L40S], network_volume_id=volume.id)
+    message = caught.value.message
+    assert "GPU types RunPod has free now in US-TX-3 at CUDA ≥ 12.9: " in message
+    assert f"{ADA6000} (48 GB, HIGH)" in message
+    assert H100 not in message.split("Try:")[-1], "free only in EU-SE-1, where the volume is not"
+    assert "COMMUNITY" not in message, "a volume needs Secure Cloud"
+    assert "move the model cache" in message and fake.live_pods() == []

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import tuning
+from components.names import setting
 from components.providers.pod_end import end_orphans
 from components.providers.pod_inputs import PodSpec
 from components.providers.pod_landings import Landings
@@ -224,21 +225,25 @@ def nowhere_message(call: PodCall, refusals: list[tuple[str, RunPodError]]) -> s
 
 def _suggestions(call: PodCall) -> str:
     spec = call.spec
-    other = "COMMUNITY" if spec.cloud == "SECURE" else "SECURE"
-    tips = [f"set {setting_of('cloud')} to {other}", "retry later"]
+    pinned = set(spec.data_center_ids or ())
+    if spec.network_volume_id:  # a volume needs Secure Cloud and keeps the pod in its data center
+        tips = [f"retry later, or move the model cache (a new {setting('modelCacheDataCenter')}, or "
+                "`pulumi up --replace <the volume's URN>`) where the GPU types are free"]
+    else:
+        tips = [f"set {setting_of('cloud')} to {'COMMUNITY' if spec.cloud == 'SECURE' else 'SECURE'}", "retry later"]
     try:
-        catalog = call.client.catalog.gpus(count=spec.gpu_count, cloud=spec.cloud,
-                                           min_cuda_version=spec.min_cuda_version)
+        offers = call.client.catalog.offers(count=spec.gpu_count, cloud=spec.cloud,
+                                            min_cuda_version=spec.min_cuda_version)
     except RunPodError:
         return "; ".join([f"other GPU types in {setting_of('gpu_type_ids')}", *tips])
-    free = sorted((g for g in catalog if g.get("availability", "NONE") != "NONE"
-                   and g["id"] not in spec.gpu_type_ids),
-                  key=lambda g: g.get("price", {}).get(spec.cloud.lower(), 0.0))
+    free = sorted((o for o in offers if o.availability != "NONE" and o.id not in spec.gpu_type_ids
+                   and (not pinned or pinned & set(o.free_data_centers()))), key=lambda o: o.pod_price(spec.cloud))
+    where = f" in {', '.join(sorted(pinned))}" if pinned else ""
     if free:
-        names = ", ".join(f"{g['id']} ({g.get('memory', '?')} GB, {g.get('availability')})" for g in free[:5])
-        tips.insert(0, f"add to {setting_of('gpu_type_ids')} GPU types RunPod has free now at CUDA ≥ "
+        names = ", ".join(f"{o.id} ({o.memory_gb} GB, {o.availability})" for o in free[:5])
+        tips.insert(0, f"add to {setting_of('gpu_type_ids')} GPU types RunPod has free now{where} at CUDA ≥ "
                        f"{spec.min_cuda_version}: {names}")
     else:
         tips.insert(0, f"other GPU types in {setting_of('gpu_type_ids')} (RunPod's catalog shows none free right "
-                       "now at this CUDA floor)")
+                       f"now{where} at this CUDA floor)")
     return "; ".join(tips)
