@@ -433,3 +433,12 @@ def test_cli_checks_a_serverless_endpoint_through_its_load_balancer_with_the_run
     assert refused.returncode == 1 and "GET /ping answered 401" in refused.stdout.splitlines()[-1]
     assert no_key.returncode == 2 and "--serverless needs --api-key-env" in no_key.stderr
     assert runpod.api_key not in result.stdout + result.stderr
+
+
+def test_cli_serverless_refuses_a_runpod_key_with_a_carriage_return_without_printing_it():
+    secret = "rpa_DO_NOT_PRINT_0123456789"
+    result = run_cli("--base-url", "https://ep123.api.runpod.ai", "--model", MODEL, "--serverless",
+                     "--api-key-env", "RP_KEY", env={"RP_KEY": secret + "\r"})
+    assert result.returncode == 2
+    assert "the RunPod API key contains spaces or control characters" in result.stderr
+    assert secret not in result.stdout + result.stderr

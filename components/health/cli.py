@@ -16,6 +16,7 @@ from typing import NoReturn, TextIO
 from components import tuning
 from components.health.probing import DEFAULT_TIMEOUT_S, probe, tuning_from_env
 from components.health.target import Target
+from components.runpod.credentials import scrub
 
 __all__ = ["main"]
 
@@ -68,8 +69,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         report = probe(target, args.model, api_key=api_key, image_check=not args.no_image,
                        timeout_s=args.timeout, request_timeout_s=request_timeout_s, polling=polling,
                        log=lambda line: print(line, file=err, flush=True))
-    except ValueError as e:
-        usage(str(e))
+    except ValueError as e:  # bad arguments; a library's ValueError may quote its input, key included
+        usage(scrub(str(e), api_key))
     if args.json:
         out.write(json.dumps(report.as_dict(), indent=2) + "\n")
         if not report.healthy:

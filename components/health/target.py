@@ -45,6 +45,8 @@ class Target:
     def serverless(cls, base_url: str, runpod_api_key: str) -> Target:
         """A serverless load-balancer endpoint at `base_url` (with or without /v1): the RunPod key on every path,
         health on `/ping` (200 ready; 204 still loading; 400 while no worker is ready)."""
+        if problem := api_key_problem(runpod_api_key, "the RunPod API key"):
+            raise ValueError(problem)
         return cls(normalize_base_url(base_url), runpod_api_key, health_path="/ping", key_on_health=True,
                    key_refused=RUNPOD_KEY_REFUSED)
 
@@ -79,10 +81,10 @@ def url_problem(base_url: object) -> str | None:
     return None
 
 
-def api_key_problem(api_key: object) -> str | None:
+def api_key_problem(api_key: object, what: str = "the vLLM API key") -> str | None:
     # Never echo the key: requests' own InvalidHeader error would, so refuse bad keys before sending.
     if not isinstance(api_key, str) or not api_key:
-        return "the vLLM API key is empty: unset it, or set it to the key the pod's vLLM was started with"
+        return f"{what} is empty: unset it, or set it to the key the server was started with"
     if not api_key.isascii() or not api_key.isprintable() or any(c.isspace() for c in api_key):
-        return "the vLLM API key contains spaces or control characters: check how it was stored"
+        return f"{what} contains spaces or control characters: check how it was stored"
     return None
