@@ -84,6 +84,19 @@ def test_unhealthy_workers_fail_at_once_with_their_log_and_the_command(world: Se
     assert f"python -m components.logs --endpoint {world.endpoint_id} --worker {worker.id}" in message
 
 
+def test_an_unhealthy_worker_log_that_prints_the_env_is_quoted_without_its_values(world: Serverless,
+                                                                                  host: Host) -> None:
+    token = "hf_DO_NOT_PRINT_abcdefghijklmnop"
+    client = RunPodClient(world.fake.api_key, world.fake.base_url)
+    client.endpoints.update(world.endpoint_id, {"env": {"HF_TOKEN": token, "SERVED_MODEL_NAME": "autoglm-phone-9b"}})
+    world.fake.next_workers("echo_env", 2)
+    with pytest.raises(HostError) as caught:
+        host.create(host.check(world.props(timeout_s=30))[0])
+    message = caught.value.message
+    assert "its system log ends: " in message and "start.sh: HF_TOKEN=***" in message
+    assert token not in caught.value.details and token not in host.stderr()
+
+
 def test_workers_throttled_past_the_deadline_fail_saying_what_to_change(world: Serverless, host: Host) -> None:
     world.fake.set_free_gpus(L40S, 0)
     world.fake.set_free_gpus("NVIDIA RTX 6000 Ada Generation", 0)

@@ -17,6 +17,7 @@ from components import tuning
 from components.health.probing import NotComing
 from components.names import setting
 from components.runpod import RunPodClient, RunPodError, WorkerInfo, Workers
+from components.runpod.credentials import scrub
 
 __all__ = ["WorkerWatch"]
 
@@ -61,9 +62,12 @@ class WorkerWatch:
                 f"(a bigger GPU in {setting('gpuTypes')}, or a lower {setting('maxModelLen')})")
 
     def _last_lines(self, worker_id: str) -> str:
+        # A start script may print its env (the HF token among it): the endpoint's env values are scrubbed like
+        # the RunPod key, and without them no line is quoted at all.
         try:
-            lines = [e.line for e in self.client.endpoints.worker_logs(self.endpoint_id, worker_id, source="system",
-                                                                       tail=LOG_LINES, idle_s=0.5, max_s=3.0)]
+            env = self.client.endpoints.get(self.endpoint_id).env.values()
+            lines = [scrub(e.line, *env) for e in self.client.endpoints.worker_logs(
+                self.endpoint_id, worker_id, source="system", tail=LOG_LINES, idle_s=0.5, max_s=3.0)]
         except RunPodError:
             return ""
         return f"; its system log ends: {' | '.join(lines[-LOG_LINES:])}" if lines else ""

@@ -240,7 +240,7 @@ class FakeRunPod:
         return front
 
     def next_workers(self, fate: str, count: int = 1) -> None:
-        """The next `count` workers started get `fate` ('ok', 'unhealthy')."""
+        """The next `count` workers started get `fate` ('ok', 'unhealthy', 'echo_env')."""
         if fate not in WORKER_FATES:
             raise ValueError(f"unknown worker fate {fate!r}; known: {sorted(WORKER_FATES)}")
         with self.cloud.lock:

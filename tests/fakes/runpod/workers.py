@@ -1,13 +1,14 @@
 """Serverless endpoints and their workers, as the fake's cloud keeps them, and how workers move.
 
 A worker starts THROTTLED (waiting on capacity) until a host of one of the endpoint's pools (less the excluded
-types) has free GPUs at the endpoint's CUDA constraint; it then holds them, INITIALIZING for `init_s`, and is
-IDLE (ready) once its server answers the load balancer's health ping (when a balancer is attached: its
-backend's `/ping` must say 200; 204 or a refused connection means still loading). An image whose CUDA
-requirement exceeds the host's, or the 'unhealthy' fate, makes it UNHEALTHY (with the reason in its system
-log). A worker IDLE for `idleTimeout` seconds scales down (unless `workers.min` keeps it), and RunPod may lower
-`workers.max` by itself (`lower_max`), which ends the workers above it. Everything moves lazily on the fake
-clock, under the cloud's lock, whenever an endpoint is looked at (`advanced`).
+types) has free GPUs at the endpoint's CUDA constraint; it then holds them, INITIALIZING for `init_s`, and is IDLE
+(ready) once its server answers the load balancer's health ping (when a balancer is attached: its backend's
+`/ping` must say 200; 204 or a refused connection means still loading). An image whose CUDA requirement exceeds
+the host's, or the 'unhealthy' fate, makes it UNHEALTHY (with the reason in its system log; 'echo_env' also quotes
+the endpoint's env there first, like a start script that prints it). A worker IDLE for `idleTimeout` seconds
+scales down (unless `workers.min` keeps it), and RunPod may lower `workers.max` by itself (`lower_max`), which
+ends the workers above it. Everything moves lazily on the fake clock, under the cloud's lock, whenever an endpoint
+is looked at (`advanced`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ __all__ = ["READY", "WORKER_FATES", "FakeEndpoint", "FakeWorker", "Fleet"]
 
 READY = ("IDLE", "RUNNING")  # the statuses the load balancer routes to
 HOLDS_GPUS = ("INITIALIZING", "IDLE", "RUNNING", "UNHEALTHY")
-WORKER_FATES = frozenset({"ok", "unhealthy"})
+WORKER_FATES = frozenset({"ok", "unhealthy", "echo_env"})
 HealthPing = Callable[[], int | None]  # the backend's /ping status, None when it refuses connections
 
 
@@ -180,7 +181,9 @@ class Fleet:
             for line in CUDA_GATE_LINES:
                 self.cloud.log(worker, "system", line.format(needed=needed))
             self._enter(worker, "UNHEALTHY", at)
-        elif worker.fate == "unhealthy":
+        elif worker.fate in ("unhealthy", "echo_env"):
+            for key, value in (endpoint.body.get("env") or {}).items() if worker.fate == "echo_env" else ():
+                self.cloud.log(worker, "system", f"start.sh: {key}={value}")
             self.cloud.log(worker, "system", "health check GET /ping answered 503: removed from routing")
             self._enter(worker, "UNHEALTHY", at)
         elif self.health_ping is None or self.health_ping() == 200:
