@@ -80,3 +80,18 @@ def test_the_command_runs_live_as_a_process(fake: FakeRunPod) -> None:
     done = subprocess.run([sys.executable, "-m", "components.compat", "--live", "--gpu", "L40S"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and f"1. {L40S} ($0.86/h, availability HIGH, listed)" in done.stdout
+
+
+@pytest.mark.parametrize(("variable", "value", "said"), [
+    ("RUNPOD_API_KEY", "rpa_DO_NOT_PRINT_0123456789\n", "has a line feed"),
+    ("RUNPOD_API_KEY", "rpa_NOT_THE_FAKES_KEY_0123456789", "401"),
+    ("RUNPOD_READ_TIMEOUT_S", "soon", "RUNPOD_READ_TIMEOUT_S"),
+])
+def test_live_with_an_unusable_key_or_timing_variable_is_a_usage_error(
+        fake: FakeRunPod, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        variable: str, value: str, said: str) -> None:
+    monkeypatch.setenv(variable, value)
+    code, text = run("--live")
+    err = capsys.readouterr().err
+    assert code == 2 and text == "" and "--live reads RunPod's catalog" in err and said in err
+    assert "DO_NOT_PRINT" not in err and "NOT_THE_FAKES_KEY" not in err

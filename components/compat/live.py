@@ -16,16 +16,20 @@ __all__ = ["rank"]
 
 
 def rank(args: argparse.Namespace, wanted: list[str], out: TextIO) -> int:
-    """Exit 0 with something to try, 1 when nothing may be tried, 2 without a usable RunPod key."""
+    """Exit 0 with something to try, 1 when nothing may be tried, 2 without a usable RunPod key (or with bad
+    RUNPOD_* timing variables)."""
     from components.placement import NoCandidate, compat_fits, describe_plan, plan_pod
-    from components.runpod import MissingApiKey, RunPodClient, RunPodError
+    from components.runpod import InsecureApiUrl, InvalidApiKey, MissingApiKey, RunPodClient, RunPodError, Unauthorized
+    from components.tuning import TuningError
 
     floor = compat.cuda_floor(args.vllm).cuda
     try:
         client = RunPodClient.from_env()
         offers = client.catalog.offers(product="POD", count=args.gpu_count, cloud=args.cloud, min_cuda_version=floor)
         error = None
-    except MissingApiKey as e:
+    except (MissingApiKey, InvalidApiKey, InsecureApiUrl, Unauthorized, TuningError) as e:
+        # Nothing to rank without the catalog's prices: unlike a catalog RunPod fails to serve, a key or
+        # setting of the user's own is fixed before trying again (the errors never quote the key).
         sys.stderr.write(f"error: --live reads RunPod's catalog: {e}\n")
         return 2
     except RunPodError as e:
