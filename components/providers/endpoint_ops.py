@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import pulumi
 
 from components import tuning
+from components.providers.deleting import delete_until_gone
 from components.providers.endpoint_inputs import EndpointSpec
 from components.providers.endpoint_rules import EndpointError, mismatch
 from components.runpod import (
     TRANSIENT,
     Conflict,
     EndpointInfo,
-    NotFound,
     RunPodClient,
     RunPodError,
     ServerError,
@@ -117,26 +117,13 @@ class EndpointCall:
     def delete(self, endpoint_id: str) -> str:
         """DELETE until RunPod confirms (a 204, or a read that says 404), for at most RUNPOD_STOP_TIMEOUT_S: one
         failed DELETE proves nothing. Returns 'deleted' or 'gone'; EndpointError when it may still exist."""
-        deadline = Deadline(tuning.seconds(tuning.STOP_TIMEOUT))
-        failed: RunPodError | None = None
-        while True:
-            try:
-                self.client.endpoints.delete(endpoint_id)
-                return "deleted"
-            except NotFound:
-                return "gone" if failed is None else "deleted"
-            except RunPodError as e:
-                failed = e
-            try:
-                self.client.endpoints.get(endpoint_id)
-            except NotFound:
-                return "deleted"
-            except RunPodError as e:
-                pulumi.log.warn(f"endpoint {endpoint_id}: reading it back failed too ({e})")
-            if not isinstance(failed, (*TRANSIENT, Conflict)) or deadline.expired():
-                raise EndpointError(f"deleting endpoint {endpoint_id} failed ({failed}): it may still exist, and "
-                                    "its running workers bill until it is deleted (RunPod's console, Serverless)")
-            time.sleep(min(tuning.seconds(tuning.POLL_INTERVAL), deadline.remaining()))
+        done = delete_until_gone(lambda: self.client.endpoints.delete(endpoint_id),
+                                 lambda: self.client.endpoints.get(endpoint_id), retried=(*TRANSIENT, Conflict))
+        if done.confirmed:
+            return done.outcome
+        also = f"; reading it back failed too ({done.look_error})" if done.look_error not in (None, done.error) else ""
+        raise EndpointError(f"deleting endpoint {endpoint_id} failed ({done.error}{also}): it may still exist, and its "
+                            "running workers bill until it is deleted (RunPod's console, Serverless)")
 
     def delete_after_failure(self, endpoint_id: str) -> str:
         """For an error message: delete the endpoint a failed create made, and say what became of it."""

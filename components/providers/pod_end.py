@@ -1,10 +1,10 @@
 """Ending a pod: DELETE until RunPod confirms it, and a sentence that claims no more than the last look showed;
 and ending the pods creates that never finished left behind.
 
-RunPod has been seen to answer a DELETE with a plain 500 (or not at all) whether or not it ended the pod, so
-one failed DELETE proves nothing: the pod is read back, and the DELETE is sent again (5xx, 429, a timeout, a
-busy pod) until RunPod confirms (a 204, or a read that says 404 or TERMINATED) or RUNPOD_STOP_TIMEOUT_S
-passes. Only then does a message say the pod still bills, and only when the last read showed it.
+One failed DELETE proves nothing (`components.providers.deleting`): the pod is read back, and the DELETE is
+sent again (5xx, 429, a timeout, a busy pod) until RunPod confirms (a 204, or a read that says 404 or
+TERMINATED) or RUNPOD_STOP_TIMEOUT_S passes. Only then does a message say the pod still bills, and only when
+the last read showed it.
 
 A pod keeps its provisional name until its create succeeded (components.names). `pulumi up` and `destroy` hold
 the stack's lock, so a pod under that name seen before a create or in a delete was left by a create that never
@@ -25,8 +25,9 @@ import pulumi
 
 from components import tuning
 from components.names import provisional_name
+from components.providers.deleting import Deletion, delete_until_gone
 from components.providers.pod_rules import sweep_hint
-from components.runpod import TRANSIENT, Conflict, NotFound, PodInfo, RunPodClient, RunPodError, Unauthorized
+from components.runpod import TRANSIENT, Conflict, PodInfo, RunPodClient, RunPodError
 from components.waiting import Deadline
 
 __all__ = ["RETRIED", "Termination", "create_window_s", "end_orphans", "end_orphans_of", "terminate_pod"]
@@ -38,67 +39,41 @@ RETRIED: tuple[type[RunPodError], ...] = (*TRANSIENT, Conflict)
 
 @dataclass(frozen=True)
 class Termination:
-    """How ending one pod went: `ended` (our DELETE did it), `gone` (it was gone already), `billing` (the last
-    read still showed it) or `unknown` (the DELETE and the read both failed)."""
+    """How ending one pod went (`components.providers.deleting`): `deleted`, `gone`, `there` (the last read still
+    showed it) or `unknown`, worded for a pod."""
 
     pod_id: str
-    outcome: str
-    error: RunPodError | None = None  # the last failed DELETE
-    last: PodInfo | None = None  # the last read, when it showed the pod alive
-    look_error: RunPodError | None = None  # the last read's failure
+    deletion: Deletion[PodInfo]
+
+    @property
+    def outcome(self) -> str:
+        return self.deletion.outcome
 
     @property
     def confirmed(self) -> bool:
-        return self.outcome in ("ended", "gone")
+        return self.deletion.confirmed
 
     def sentence(self, name: str) -> str:
         """For an error message: what became of the pod, and what to do when it may still bill."""
-        pod = self.pod_id
-        if self.outcome == "ended":
+        pod, last, error, look_error = self.pod_id, self.deletion.last, self.deletion.error, self.deletion.look_error
+        if self.outcome == "deleted":
             return f"Pod {pod} was terminated, so it does not bill."
         if self.outcome == "gone":
             return f"Pod {pod} is already gone, so it does not bill."
-        if self.last is not None:  # a stopped (EXITED) pod costs no GPU time but still bills for its disk
-            rate = f" (${self.last.cost_per_hr:.2f}/h)" if self.last.cost_per_hr else ""
-            return (f"Terminating pod {pod} failed ({self.error}): RunPod still shows it {self.last.status}{rate}, "
+        if last is not None:  # a stopped (EXITED) pod costs no GPU time but still bills for its disk
+            rate = f" (${last.cost_per_hr:.2f}/h)" if last.cost_per_hr else ""
+            return (f"Terminating pod {pod} failed ({error}): RunPod still shows it {last.status}{rate}, "
                     f"and it bills until you end it ({sweep_hint(name)}).")
-        also = "" if self.look_error is self.error else f" and reading it back failed too ({self.look_error})"
-        return (f"Terminating pod {pod} failed ({self.error}){also}: it may still bill; end it if it is still there "
+        also = "" if look_error is error else f" and reading it back failed too ({look_error})"
+        return (f"Terminating pod {pod} failed ({error}){also}: it may still bill; end it if it is still there "
                 f"({sweep_hint(name)}).")
 
 
 def terminate_pod(client: RunPodClient, pod_id: str) -> Termination:
-    """DELETE the pod until RunPod confirms it is gone, for at most RUNPOD_STOP_TIMEOUT_S."""
-    deadline = Deadline(tuning.seconds(tuning.STOP_TIMEOUT))
-    pause = tuning.seconds(tuning.POLL_INTERVAL)
-    error: RunPodError | None = None
-    while True:
-        try:
-            client.pods.terminate(pod_id)
-            return Termination(pod_id, "ended")
-        except NotFound:  # after a failed DELETE, ours went through
-            return Termination(pod_id, "gone" if error is None else "ended")
-        except Unauthorized as e:  # a read would be refused as well
-            return Termination(pod_id, "unknown", e, look_error=e)
-        except RunPodError as e:
-            error = e
-        last, look_error = _look(client, pod_id)
-        if last is None and look_error is None:
-            return Termination(pod_id, "ended", error)
-        if not isinstance(error, RETRIED) or deadline.expired():
-            return Termination(pod_id, "billing" if last else "unknown", error, last, look_error)
-        time.sleep(min(pause, deadline.remaining()))
-
-
-def _look(client: RunPodClient, pod_id: str) -> tuple[PodInfo | None, RunPodError | None]:
-    """The pod as RunPod shows it now: (None, None) when it is gone or TERMINATED."""
-    try:
-        pod = client.pods.get(pod_id)
-    except NotFound:
-        return None, None
-    except RunPodError as e:
-        return None, e
-    return (None, None) if pod.status == "TERMINATED" else (pod, None)
+    """DELETE the pod until RunPod confirms it is gone (a read that says TERMINATED counts)."""
+    return Termination(pod_id, delete_until_gone(lambda: client.pods.terminate(pod_id),
+                                                 lambda: client.pods.get(pod_id), retried=RETRIED,
+                                                 gone=lambda pod: pod.status == "TERMINATED"))
 
 
 def create_window_s(ready_timeout_s: float) -> float:

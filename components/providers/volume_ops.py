@@ -9,7 +9,6 @@ checked inputs, so nothing per call lives on the (pickled, shared) provider.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import pulumi
@@ -17,8 +16,9 @@ import pulumi
 from components import tuning
 from components.names import setting
 from components.placement import table_fits
+from components.providers.deleting import delete_until_gone
 from components.providers.volume_inputs import VolumeSpec, monthly_price
-from components.runpod import TRANSIENT, NotFound, RunPodClient, RunPodError, ServerError, TransportError, VolumeInfo
+from components.runpod import TRANSIENT, RunPodClient, RunPodError, ServerError, TransportError, VolumeInfo
 from components.volume_placement import NoSite, choose_site
 from components.waiting import Deadline, WaitTimedOut, pauses, wait_until
 
@@ -145,27 +145,12 @@ class VolumeCall:
 
     def delete(self, volume_id: str, size_gb: int | None, volume_type: str | None) -> None:
         """DELETE until RunPod confirms (204, or a read that says 404), for at most RUNPOD_STOP_TIMEOUT_S."""
-        deadline = Deadline(tuning.seconds(tuning.STOP_TIMEOUT))
-        error: RunPodError | None = None
-        while True:
-            try:
-                self.client.volumes.delete(volume_id)
-                return
-            except NotFound:
-                if error is None:
-                    pulumi.log.info(f"volume {volume_id} was already gone")
-                return
-            except RunPodError as e:
-                error = e
-            try:
-                self.client.volumes.get(volume_id)
-            except NotFound:
-                return
-            except RunPodError:
-                pass
-            if not isinstance(error, TRANSIENT) or deadline.expired():
-                raise VolumeError(_still_there(volume_id, error, size_gb, volume_type))
-            time.sleep(min(tuning.seconds(tuning.POLL_INTERVAL), deadline.remaining()))
+        done = delete_until_gone(lambda: self.client.volumes.delete(volume_id),
+                                 lambda: self.client.volumes.get(volume_id), retried=TRANSIENT)
+        if done.outcome == "gone":
+            pulumi.log.info(f"volume {volume_id} was already gone")
+        elif not done.confirmed:
+            raise VolumeError(_still_there(volume_id, done.error, size_gb, volume_type))
 
 
 def _price(volume: VolumeInfo) -> str:
@@ -173,7 +158,7 @@ def _price(volume: VolumeInfo) -> str:
     return f", ${price:.2f}/month" if price is not None else ", priced per data center by RunPod"
 
 
-def _still_there(volume_id: str, error: RunPodError, size_gb: int | None, volume_type: str | None) -> str:
+def _still_there(volume_id: str, error: RunPodError | None, size_gb: int | None, volume_type: str | None) -> str:
     price = monthly_price(size_gb, volume_type or "") if size_gb else None
     bills = f" (${price:.2f}/month)" if price is not None else ""
     return (f"deleting network volume {volume_id} failed ({error}): it may still exist and bill{bills} until it is "
