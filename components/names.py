@@ -2,9 +2,10 @@
 
 RunPod has no tags, so a resource's name is how a lost create is found again and how `pods sweep` tells this
 project's pods from others: every name is `autoglm-runpod-<stack>-<resource>`, deterministic and within
-RunPod's 191-character limit. A resource is created under its provisional name (the name plus `-creating`)
-and takes its final name only once its create succeeded, so a pod under a provisional name that exists before
-a create begins was left by a create that never finished (an interrupted `pulumi up`), never the stack's.
+RunPod's 191-character limit. A pod is created under its provisional name (the name plus `-creating`) and
+takes its final name only once its create succeeded, so a pod under a provisional name that exists before a
+create begins was left by a create that never finished (an interrupted `pulumi up`), never the stack's.
+Endpoints and volumes are created under their final name, by which a lost create is looked up.
 Pure data and string rules; importing it costs nothing.
 """
 

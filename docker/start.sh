@@ -57,7 +57,7 @@ require_conf_word() {  # name value example
 
 # The key goes into nginx's configuration too, so it must be an RFC 6750 bearer token (b64token): letters,
 # digits, - . _ ~ + /, then optional trailing = signs. The stack's settings refuse other keys at preview
-# (components/settings.py); this catches a container started by hand. The key itself is never printed.
+# (components/settings/); this catches a container started by hand. The key itself is never printed.
 require_bearer_token() {
   [[ -z ${VLLM_API_KEY:-} || $VLLM_API_KEY =~ ^[A-Za-z0-9._~+/-]+=*$ ]] && return 0
   fail "VLLM_API_KEY holds characters nginx's configuration cannot hold safely (quotes, \$, spaces, newlines," \

@@ -73,7 +73,7 @@ def test_a_private_image_without_registry_auth_id_fails_before_the_pod(registry:
     with pytest.raises(HostError) as e:
         host.create({"image": image, "platform": "linux/amd64"})
     message = str(e.value)
-    assert "before creating the pod" in message and "autoglm-runpod:registryAuthId is not set" in message
+    assert "before anything runs it" in message and "autoglm-runpod:registryAuthId is not set" in message
     assert "ci-secret-password-1234" not in e.value.details
 
 

@@ -199,7 +199,7 @@ def test_a_missing_image_config_fails_before_any_pod_exists(world: World) -> Non
     world.registry.push("acme/broken-vllm", broken)
     world.registry.delete_blob("acme/broken-vllm", broken.blobs[0].digest)
     dev = world.stack("dev", DEV | {"imageRepository": "ghcr.io/acme/broken-vllm"}, digest=broken.digest)
-    with pytest.raises(Exception, match=r"before creating the pod, reading .*broken-vllm.* failed: .*404"):
+    with pytest.raises(Exception, match=r"before anything runs it, reading .*broken-vllm.* failed: .*404"):
         up(dev)
     assert world.runpod.calls("POST", "/v2/pods") == [] and world.runpod.billing_pods() == []
     assert (POD, "autoglm-pod") not in dev.state

@@ -1,6 +1,6 @@
-"""The value checks the RunPod resources' inputs share (a pod's and an endpoint's container, CUDA floor, name),
-each returning why a raw value is bad, or None. No I/O; see components/providers/schema.py for how a spec
-field carries them."""
+"""The value checks the RunPod resources' inputs share (a pod's and an endpoint's container, CUDA floor, name,
+budget), each returning why a raw value is bad, or None. No I/O; see components/providers/schema.py for how a
+spec field carries them."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 from components.names import MAX_NAME
 from components.providers.schema import is_unknown
 
-__all__ = ["at_least", "check_args", "check_cuda", "check_env", "check_image", "check_name", "check_one_of",
-           "check_optional_text", "check_ports", "check_positive_int", "env_map", "is_whole"]
+__all__ = ["at_least", "check_args", "check_cuda", "check_env", "check_image", "check_max_cost", "check_name",
+           "check_one_of", "check_optional_text", "check_ports", "check_positive_int", "env_map", "is_whole"]
 
 _CUDA = re.compile(r"^\d+\.\d+$")
 _PORT = re.compile(r"^(\d{1,5})/(http|tcp)$")
@@ -33,6 +33,12 @@ def at_least(low: int, high: int | None = None) -> Callable[[Any], str | None]:
 
 
 check_positive_int = at_least(1)
+
+
+def check_max_cost(v: Any) -> str | None:
+    if v is None or (isinstance(v, int | float) and not isinstance(v, bool) and v > 0):
+        return None
+    return "must be a positive number of USD per hour when set"
 
 
 def check_one_of(*allowed: str) -> Callable[[Any], str | None]:

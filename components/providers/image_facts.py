@@ -1,5 +1,5 @@
-"""`pulumi-python:dynamic/registry:ImageFacts`: what the pod's image itself declares, read from its registry at
-`pulumi up`, before the pod is created (components/registry).
+"""`pulumi-python:dynamic/registry:ImageFacts`: what the image itself declares, read from its registry at
+`pulumi up`, before the pod or serverless endpoint that runs it is created (components/registry).
 
 Its `cuda_floor` is the image's own `NVIDIA_REQUIRE_CUDA` gate, which is what the pod sends RunPod as
 `gpu.minCudaVersion`: where it disagrees with the compatibility table (`table_cuda_floor`), the image wins and
@@ -91,7 +91,7 @@ def _inspect(props: Mapping[str, Any]) -> dict[str, Any]:
     try:
         facts = inspect_image(spec.image, platform=spec.platform, registry_auth_id=spec.registry_auth_id)
     except RegistryError as e:
-        raise ImageFactsError(f"before creating the pod, reading {spec.image} from its registry failed: {e}") \
+        raise ImageFactsError(f"before anything runs it, reading {spec.image} from its registry failed: {e}") \
             from None
     _log(spec, facts)
     return {**FACTS_INPUTS.plain(spec), "cuda_floor": facts.cuda.floor, "min_driver": facts.cuda.min_driver,

@@ -16,6 +16,7 @@ from components.providers.checks import check_args as _check_args
 from components.providers.checks import check_cuda as _check_cuda
 from components.providers.checks import check_env as _check_env
 from components.providers.checks import check_image as _check_image
+from components.providers.checks import check_max_cost as _check_max_cost
 from components.providers.checks import check_name as _check_name
 from components.providers.checks import check_optional_text as _check_optional_text
 from components.providers.checks import check_ports as _check_ports
@@ -53,12 +54,6 @@ def _check_cloud(v: Any) -> str | None:
 
 def _check_mount_path(v: Any) -> str | None:
     return None if isinstance(v, str) and v.startswith("/") else 'must be an absolute path, e.g. "/workspace"'
-
-
-def _check_max_cost(v: Any) -> str | None:
-    if v is None or (isinstance(v, int | float) and not isinstance(v, bool) and v > 0):
-        return None
-    return "must be a positive number of USD per hour when set"
 
 
 def _check_running(v: Any) -> str | None:
@@ -173,7 +168,3 @@ def proxy_url(pod_id: str, ports: tuple[str, ...] | list[str]) -> str:
     """RunPod's HTTPS proxy for the first HTTP port (`https://{pod}-{port}.proxy.runpod.net`)."""
     port = next((p.split("/")[0] for p in ports if p.endswith("/http")), "8000")
     return f"https://{pod_id}-{port}.proxy.runpod.net"
-
-
-# The value rules other resources' inputs share (a serverless endpoint's, a volume's placement hints).
-check_positive_int, check_cuda, check_max_cost = _check_positive_int, _check_cuda, _check_max_cost

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.names import setting
-from components.providers.pod_inputs import check_cuda, check_max_cost, check_positive_int
+from components.providers.checks import check_cuda, check_max_cost, check_positive_int
 from components.providers.schema import Schema, is_unknown, spec_field
 from components.runpod import VolumeInfo
 from components.runpod.volumes import VOLUME_TYPES

@@ -1,4 +1,4 @@
-"""RunPod's log streams (pods, later serverless workers): server-sent events read with bounds.
+"""RunPod's log streams (pods and serverless workers): server-sent events read with bounds.
 
 The stream stays open after its backfill, so unless `follow` a read stops after `limit` events, `idle_s`
 without an event, or `max_s` in all. With `follow` it reconnects with `Last-Event-ID` whenever the stream

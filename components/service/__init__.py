@@ -6,7 +6,8 @@ health check, and gives the stack outputs."""
 from components.service.endpoint import EndpointDeployment, serverless_plan
 from components.service.images import READY_IMAGE_WARNING, ImageChoice, choose_image, private_image_warning
 from components.service.keys import PUBLIC_ENDPOINT_WARNING, vllm_api_key
-from components.service.pod import SERVED_PORT, VOLUME_MOUNT_PATH, PodDeployment
+from components.service.launch import SERVED_PORT
+from components.service.pod import VOLUME_MOUNT_PATH, PodDeployment
 from components.service.promotion import PromotionError, promoted_image_ref, qualified_stack_name
 from components.service.stack import AutoGLMService
 

@@ -20,13 +20,12 @@ from components.providers.endpoint import Endpoint, EndpointArgs
 from components.providers.endpoint_inputs import VOLUME_MOUNT_PATH
 from components.service.cache import ModelCache
 from components.service.images import ImageChoice
-from components.service.launch import container_launch, launch_fingerprint
+from components.service.launch import SERVED_PORT, container_launch, launch_fingerprint
 from components.service.live_catalog import live_offers
 from components.settings import Secrets, Settings, SettingsError
 
-__all__ = ["SERVED_PORT", "EndpointDeployment", "serverless_plan"]
+__all__ = ["EndpointDeployment", "serverless_plan"]
 
-SERVED_PORT = "8000"
 HEALTH_PATH = "/ping"  # the image's proxy: 204 while vLLM loads, 200 once it is healthy
 
 

@@ -15,7 +15,11 @@ from components.image import cache_env, launch_args, launch_env
 from components.service.images import ImageChoice
 from components.settings import Secrets, Settings
 
-__all__ = ["container_launch", "launch_fingerprint"]
+__all__ = ["SERVED_PORT", "container_launch", "launch_fingerprint"]
+
+# The one port the container serves on, pod or worker: the built image's nginx (start.sh PORT), or a ready
+# image's vLLM itself.
+SERVED_PORT = "8000"
 
 
 def container_launch(s: Settings, secrets: Secrets, image: ImageChoice,

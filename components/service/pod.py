@@ -10,12 +10,11 @@ from components.names import resource_name
 from components.providers.pod import Pod, PodArgs
 from components.service.cache import ModelCache
 from components.service.images import ImageChoice
-from components.service.launch import container_launch, launch_fingerprint
+from components.service.launch import SERVED_PORT, container_launch, launch_fingerprint
 from components.settings import Secrets, Settings
 
-__all__ = ["SERVED_PORT", "VOLUME_MOUNT_PATH", "PodDeployment"]
+__all__ = ["VOLUME_MOUNT_PATH", "PodDeployment"]
 
-SERVED_PORT = "8000/http"
 VOLUME_MOUNT_PATH = "/workspace"
 
 
@@ -63,7 +62,7 @@ def _pod_args(name: str, s: Settings, secrets: Secrets, image: ImageChoice,
         cloud=s.cloud,
         min_cuda_version=image.facts.cuda_floor,  # the image's own gate, not the table's
         container_disk_gb=s.container_disk_gb,
-        ports=[SERVED_PORT],
+        ports=[f"{SERVED_PORT}/http"],
         env=env,
         args=args,
         network_volume_id=cache.volume.volume_id if cache else s.network_volume_id,

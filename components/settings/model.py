@@ -72,7 +72,8 @@ class Settings:
 @dataclass(frozen=True)
 class Secrets:
     """Secret settings as secret Outputs (None when unset). The providers read the RunPod key themselves; the
-    program keeps it only for read-only catalog calls (`runpod_api_key`, config first, else RUNPOD_API_KEY)."""
+    program keeps it (`runpod_api_key`, config first, else RUNPOD_API_KEY) for read-only catalog calls, and for
+    a serverless stack's client command, as a secret output: there it is the key clients send."""
 
     hf_token: pulumi.Output[str] | None
     vllm_api_key: pulumi.Output[str] | None
