@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 
-from components.commands import COMMAND_SOURCES
+from components.commands import COMMAND_SOURCES, fail
 from components.runpod import (
     Forbidden,
     LogLine,
@@ -71,15 +71,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for event in _events(client, args):
             print(event.line if args.source else f"[{event.source}] {event.line}", flush=True)
     except MissingApiKey:
-        return _fail("RUNPOD_API_KEY is not set: export your RunPod API key first")
+        return fail("RUNPOD_API_KEY is not set: export your RunPod API key first")
     except TuningError as e:
-        return _fail(str(e), status=2)
+        return fail(str(e), status=2)
     except NotFound:
-        return _fail(_not_found(args))
+        return fail(_not_found(args))
     except (Unauthorized, Forbidden) as e:
-        return _fail(f"RunPod refused the API key in RUNPOD_API_KEY ({e.status}: {e.detail})")
+        return fail(f"RunPod refused the API key in RUNPOD_API_KEY ({e.status}: {e.detail})")
     except RunPodError as e:
-        return _fail(str(e))
+        return fail(str(e))
     except (KeyboardInterrupt, BrokenPipeError):
         return 0  # how --follow ends; or piped into `head`
     return 0
@@ -114,11 +114,6 @@ def _not_found(args: argparse.Namespace) -> str:
         return (f"RunPod has no serverless endpoint {args.endpoint!r} in this account (`pulumi stack output "
                 "endpoint_id` shows the stack's)")
     return f"RunPod has no pod {args.pod_id!r} in this account (`pulumi stack output pod_id` shows the stack's pod)"
-
-
-def _fail(message: str, status: int = 1) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return status
 
 
 if __name__ == "__main__":

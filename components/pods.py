@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from components.commands import COMMAND_SOURCES
+from components.commands import COMMAND_SOURCES, fail
 from components.names import NAME_PREFIX, provisional_name, stack_pod_name
 from components.runpod import (
     Forbidden,
@@ -137,18 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return list_command(client, args.stack)
         return sweep_command(client, args.stack, args.keep, args.yes)
     except MissingApiKey:
-        return _fail("RUNPOD_API_KEY is not set: export your RunPod API key first")
+        return fail("RUNPOD_API_KEY is not set: export your RunPod API key first")
     except TuningError as e:
-        return _fail(str(e), status=2)
+        return fail(str(e), status=2)
     except (Unauthorized, Forbidden) as e:
-        return _fail(f"RunPod refused the API key in RUNPOD_API_KEY ({e.status}: {e.detail})")
+        return fail(f"RunPod refused the API key in RUNPOD_API_KEY ({e.status}: {e.detail})")
     except (RunPodError, SweepRefused) as e:
-        return _fail(str(e))
-
-
-def _fail(message: str, status: int = 1) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return status
+        return fail(str(e))
 
 
 if __name__ == "__main__":
