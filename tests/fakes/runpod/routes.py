@@ -1,6 +1,6 @@
 """Which function answers which request: a table of (method, path pattern) per resource module.
 
-Each resource (`pods`, `catalog`, later serverless endpoints and network volumes) registers its routes; a
+Each resource module (`pods`, `catalog`, `serverless`, `volumes`, `logs`) registers its routes; a
 route gets the path's groups, the query, the parsed body and the fault that fits the request (for options
 only a route can honour, such as a create landing late). It returns (status, JSON body or None) or raises
 `Problem`.
