@@ -7,14 +7,16 @@
 #      one writer at a time: the container holding the volume's writer lock fills the cache; any other waits
 #      until the cache holds the model, then reads it offline (HF_HUB_OFFLINE=1) and writes nothing there;
 #   3. renders nginx's configuration and starts nginx on PORT (the pod's public port) in front of
-#      `vllm serve` on 127.0.0.1:VLLM_PORT, with Open-AutoGLM's launch flags, each overridable by environment,
-#      and `--api-key` only when VLLM_API_KEY is set; arguments given to the container are appended;
+#      `vllm serve` on 127.0.0.1:VLLM_PORT, with Open-AutoGLM's launch flags, each overridable by environment;
+#      arguments given to the container are appended. vLLM takes the key from VLLM_API_KEY in its environment,
+#      never from `--api-key`: releases before vLLM redacted it log their non-default arguments, the key
+#      among them, into the pod's log;
 #   4. supervises both: when either ends, it stops the other and exits non-zero saying which, so RunPod shows
 #      the pod as failed rather than serving half. SIGTERM or SIGINT stops both and exits 0.
 # Why nginx: vLLM's --api-key guards only /v1 (and /v2, /inference in newer releases); /invocations serves the
 # same completions without a key, and /tokenize, /metrics, /docs answer anyone. The pod's URL is public, so
 # nginx lets through only GET /health, GET /ping and /v1/ with the key; every other path is 404. vLLM keeps
-# its own --api-key as a second lock.
+# its own key check (VLLM_API_KEY) as a second lock.
 # Never `--allowed-local-media-path`: the server is public and AutoGLM's client sends images inline.
 set -euo pipefail
 
@@ -247,7 +249,7 @@ shell_word() {
   if [[ $1 =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then printf '%s' "$1"; else printf "'%s'" "${1//\'/\'\\\'\'}"; fi
 }
 
-# The command line as it will run, with the API key masked.
+# The command line as it will run, with an `--api-key` given to the container masked.
 show_command() {
   local line="vllm" mask_next=0 arg
   for arg in "$@"; do
@@ -470,9 +472,6 @@ serve=(serve "$MODEL"
   --port "$VLLM_PORT")
 if (( TENSOR_PARALLEL_SIZE > 1 )); then
   serve+=(--tensor-parallel-size "$TENSOR_PARALLEL_SIZE")
-fi
-if [[ -n ${VLLM_API_KEY:-} ]]; then
-  serve+=(--api-key "$VLLM_API_KEY")
 fi
 serve+=("$@")
 

@@ -90,12 +90,13 @@ def test_launch_env_starts_the_line_launch_args_gives_a_ready_image(script: Star
     assert script.run(env).argv == ["serve", *line]
 
 
-def test_api_key_passed_when_set_and_never_printed(script: StartScript) -> None:
+def test_api_key_reaches_vllm_by_environment_never_on_its_command_line(script: StartScript) -> None:
+    # vLLM logs its non-default arguments (the key among them, before it redacted it) into the pod's log.
     key = "sk-test-very-secret-4242"
     run = script.run({"VLLM_API_KEY": key})
-    assert run.argv[-2:] == ["--api-key", key]
+    assert run.seen("VLLM_API_KEY") == key
+    assert "--api-key" not in run.argv and key not in run.argv
     assert key not in run.stdout + run.stderr
-    assert "--api-key '****'" in run.stdout
 
 
 @pytest.mark.parametrize("env", [{}, {"VLLM_API_KEY": ""}])
@@ -144,7 +145,7 @@ def test_a_key_the_settings_accept_starts_the_script(script: StartScript, key: s
     parse_settings({"gpuTypes": "L40S", "imageRepository": "ghcr.io/acme/x", "vllmApiKey": key}, "dev")
     run = script.run({"VLLM_API_KEY": key})
     assert run.returncode == 0, run.stderr
-    assert run.argv[-2:] == ["--api-key", key]
+    assert run.seen("VLLM_API_KEY") == key and "--api-key" not in run.argv
 
 
 @pytest.mark.parametrize(("env", "message"), [
@@ -160,9 +161,11 @@ def test_proxy_settings_nginx_cannot_use_stop_before_anything_starts(script: Sta
     assert message in run.stderr
 
 
-def test_container_arguments_are_appended_and_inline_keys_masked(script: StartScript) -> None:
-    run = script.run({}, "--gpu-memory-utilization", "0.85", "--api-key=inline-secret")
-    assert run.argv == [*OPEN_AUTOGLM_LINE, "--gpu-memory-utilization", "0.85", "--api-key=inline-secret"]
+@pytest.mark.parametrize("key_args", [("--api-key=inline-secret",), ("--api-key", "inline-secret")])
+def test_container_arguments_are_appended_and_inline_keys_masked(script: StartScript,
+                                                                 key_args: tuple[str, ...]) -> None:
+    run = script.run({}, "--gpu-memory-utilization", "0.85", *key_args)
+    assert run.argv == [*OPEN_AUTOGLM_LINE, "--gpu-memory-utilization", "0.85", *key_args]
     assert "inline-secret" not in run.stdout + run.stderr
 
 

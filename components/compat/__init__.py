@@ -40,8 +40,7 @@ __all__ = [
     "AUTO", "AUTOGLM_PHONE_9B", "GPU_MEMORY_UTILIZATION", "GPU_TYPES", "MODELS", "RELEASES", "CudaFloor", "GpuType",
     "ImageTag", "ModelSpec", "Problem", "UnknownGpuType", "Version", "architectures", "auto_gpu_types", "cc_tuple",
     "check_plan", "cuda_at_least", "cuda_floor", "default_container_disk_gb", "gpu_problem", "gpu_types_that_fit",
-    "image_tag", "is_known",
-    "major_minor", "min_container_disk_gb", "min_driver", "model_spec", "network_volume_problem", "parse_version",
-    "published_tags", "resolve_gpu_type", "runs_on", "ships_transformers_5", "split_tag", "transformers_pin",
-    "version_note", "vram_budget_gib", "vram_needed_gib",
+    "image_tag", "is_known", "major_minor", "min_container_disk_gb", "min_driver", "model_spec",
+    "network_volume_problem", "parse_version", "published_tags", "resolve_gpu_type", "runs_on", "ships_transformers_5",
+    "split_tag", "transformers_pin", "version_note", "vram_budget_gib", "vram_needed_gib",
 ]
