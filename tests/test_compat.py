@@ -234,8 +234,9 @@ def test_cli_as_a_module() -> None:
     assert bad.returncode == 2 and "unknown GPU type 'T4000'" in bad.stderr
 
 
-def test_auto_after_listed_types_names_only_the_others() -> None:
+@pytest.mark.parametrize("auto", ["auto", "Auto", "AUTO"])
+def test_auto_after_listed_types_names_only_the_others(auto: str) -> None:
     out = io.StringIO()
-    assert main(["--gpu", "L40S", "--gpu", "auto"], out=out) == 0
+    assert main(["--gpu", "L40S", "--gpu", auto], out=out) == 0
     (auto_line,) = [line for line in out.getvalue().splitlines() if line.startswith("auto:")]
     assert "NVIDIA L40S" not in auto_line and "NVIDIA H100 PCIe" in auto_line

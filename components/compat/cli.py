@@ -135,7 +135,7 @@ def _verdict(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{args.model}: no figures known for this model; VRAM fit not checked.\n")
     for name in args.gpu:
         if name == compat.AUTO:
-            listed = {compat.resolve_gpu_type(g).id for g in args.gpu if g != compat.AUTO}
+            listed = {g for g in args.gpu if g != compat.AUTO}
             fit = [g for g in compat.auto_gpu_types(args.vllm, args.gpu_count, args.model, args.max_model_len)
                    if g not in listed]
             out.write(f"auto: every other type that fits, ranked by RunPod's catalog at `pulumi up` (see --live): "
@@ -181,6 +181,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     wanted = _wanted(args.gpu)
     if wanted is None:
         return 2
+    args.gpu = wanted  # resolved once: RunPod ids, and `auto` however it was spelled
     if note := compat.version_note(args.vllm):
         out.write(f"note: {note}\n")
     if args.live:
