@@ -136,27 +136,47 @@ cache_dir=""                 # VOLUME_PATH/.autoglm when the caches are on a vol
 compile_cache_on_volume=0    # VLLM_CACHE_ROOT was put on the volume by this script (not set by the user)
 cache_writer=0               # this container holds the writer lock
 keeper_pid=""
+# Who holds the lock: written into it, and checked before this container removes it, so a writer that was taken
+# over (it stalled past CACHE_STALE_S) never removes its successor's lock. The pid alone could repeat across
+# containers (each may be pid 1 in its own namespace).
+lock_owner="${HOSTNAME:-container} $$ ${RANDOM}${RANDOM}"
 
 cache_lock() { printf '%s/writer.lock' "$cache_dir"; }
 cache_marker() { printf '%s/ready-%s' "$cache_dir" "${MODEL//\//--}"; }
 
 take_cache_lock() {  # true when this container now holds the writer lock
   mkdir "$(cache_lock)" 2>/dev/null || return 1
-  printf '%s\n' "${HOSTNAME:-container} $$" > "$(cache_lock)/owner"
+  printf '%s\n' "$lock_owner" > "$(cache_lock)/owner"
   printf '0\n' > "$(cache_lock)/heartbeat"
   cache_writer=1
 }
 
-release_cache_lock() {
+lock_holder() {  # dir: the owner line of the lock at dir, empty when there is none (yet)
+  local owner=""
+  read -r owner 2>/dev/null < "$1/owner" || true
+  printf '%s' "$owner"
+}
+
+release_cache_lock() {  # removes the writer lock only while it is still this container's
   (( cache_writer )) || return 0
-  rm -rf "$(cache_lock)"
+  [[ $(lock_holder "$(cache_lock)") != "$lock_owner" ]] || rm -rf "$(cache_lock)"
   cache_writer=0
+}
+
+take_over_cache_lock() {  # lock, stale owner: moves the lock away only if it is still the stale one's
+  local moved="$1.stale.$$"
+  mv -T "$1" "$moved" 2>/dev/null || return 0
+  if [[ $(lock_holder "$moved") == "$2" ]]; then
+    rm -rf "$moved"
+  elif ! mv -T "$moved" "$1" 2>/dev/null; then  # another waiter took over first: its fresh lock goes back
+    rm -rf "$moved"
+  fi
 }
 
 # Wait until the cache holds the model, or the writer lock is ours; a signal meanwhile stops nginx and the script.
 claim_cache() {
   [[ -n $cache_dir ]] || return 0
-  local marker lock beat seen="" since=$SECONDS start=$SECONDS said=-1 status nap
+  local marker lock owner beat seen="" since=$SECONDS start=$SECONDS said=-1 status nap
   marker=$(cache_marker)
   lock=$(cache_lock)
   until take_cache_lock || [[ -e $marker ]]; do
@@ -170,13 +190,13 @@ claim_cache() {
       wait "$proxy_pid" || status=$?
       ended nginx "$status" "the wait for the model cache" ""
     fi
-    beat=""
+    owner=$(lock_holder "$lock") beat=""
     read -r beat 2>/dev/null < "$lock/heartbeat" || true
-    if [[ $beat != "$seen" ]]; then
-      seen=$beat since=$SECONDS
+    if [[ "$owner $beat" != "$seen" ]]; then  # a new holder is a sign of life too
+      seen="$owner $beat" since=$SECONDS
     elif (( SECONDS - since >= CACHE_STALE_S )); then
       say "the container filling the model cache has not shown a sign of life for ${CACHE_STALE_S} s; taking over."
-      mv "$lock" "$lock.stale.$$" 2>/dev/null && rm -rf "$lock.stale.$$"
+      take_over_cache_lock "$lock" "$owner"
       continue
     fi
     (( SECONDS - start < CACHE_WAIT_S )) || fail "waited ${CACHE_WAIT_S} s for another container to fill the" \
@@ -229,7 +249,7 @@ keep_cache() {  # the writer, in the background: heartbeat until vLLM is up, the
     sleep "$CACHE_BEAT_S"
   done
   : > "$marker"
-  rm -rf "$lock"
+  [[ $(lock_holder "$lock") != "$lock_owner" ]] || rm -rf "$lock"
   say "model cache: ${MODEL} is ready on the volume (${marker}); other containers now read it offline."
 }
 
@@ -241,7 +261,7 @@ start_cache_keeper() {
 
 on_exit() {  # whatever ends the script: a writer that did not finish lets the next container take over at once
   [[ -z $keeper_pid ]] || kill "$keeper_pid" 2>/dev/null || true
-  [[ -z $cache_dir || -e $(cache_marker) ]] || release_cache_lock
+  [[ -z $cache_dir ]] || release_cache_lock
 }
 
 # One shell word, quoted only when it needs to be, for a command line a person can copy.
@@ -449,6 +469,8 @@ require_count CACHE_WAIT_S "$CACHE_WAIT_S" 3600
 require_count CACHE_STALE_S "$CACHE_STALE_S" 300
 [[ $CACHE_BEAT_S =~ ^[0-9]+(\.[0-9]+)?$ && $CACHE_BEAT_S != 0 ]] || \
   fail "CACHE_BEAT_S=${CACHE_BEAT_S} is not a positive number of seconds; set it to e.g. 15 or unset it."
+(( ${CACHE_BEAT_S%.*} < CACHE_STALE_S )) || fail "CACHE_BEAT_S=${CACHE_BEAT_S} is not below" \
+  "CACHE_STALE_S=${CACHE_STALE_S}: waiting containers would take a live writer's lock. Lower CACHE_BEAT_S."
 (( PORT != VLLM_PORT )) || fail "PORT and VLLM_PORT are both ${PORT}; nginx and vLLM need a port each."
 [[ $PROXY_HOST =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || fail "PROXY_HOST=${PROXY_HOST} is not an IPv4 address like 0.0.0.0."
 require_conf_word PROXY_DIR "$PROXY_DIR" /run/autoglm-proxy

@@ -137,3 +137,29 @@ def test_a_start_waiting_for_the_cache_stops_at_once_on_sigterm(script: StartScr
     assert time.monotonic() - began < 4, "the wait's pause does not hold up docker stop"
     assert "stopped on SIGTERM while waiting for the model cache" in run.stdout
     assert (volume / ".autoglm" / "writer.lock").exists(), "a lock that was never this container's stays"
+
+
+def test_a_writer_on_a_warm_volume_that_stops_before_vllm_answers_lets_go_of_the_lock(
+        script: StartScript, volume: Path, started: list[Launched]) -> None:
+    first = start(script, volume, started)
+    healthy(first)
+    wait_for(lambda: "is ready on the volume" in first.stdout, 5, "the writer marks the model ready")
+    assert first.stop() == 0
+    second = start(script, volume, started, FAKE_VLLM_BEHAVIOUR=json.dumps({"load_delay_s": 60}))
+    wait_for(lambda: "is on the volume; reading it offline" in second.stdout, READY_S, "it takes the writer lock")
+    assert (volume / ".autoglm" / "writer.lock").exists()
+    assert second.stop(signal.SIGTERM) == 0
+    assert not (volume / ".autoglm" / "writer.lock").exists(), "else later starts never write the compile cache"
+
+
+def test_a_writer_taken_over_while_loading_leaves_its_successors_lock_alone(
+        script: StartScript, volume: Path, started: list[Launched]) -> None:
+    lock = volume / ".autoglm" / "writer.lock"
+    run = start(script, volume, started)
+    wait_for(lambda: "this container downloads it" in run.stdout, READY_S, "it takes the writer lock")
+    (lock / "owner").write_text("successor 1 42\n")  # it stalled, and another container took over
+    healthy(run)
+    wait_for(lambda: "is ready on the volume" in run.stdout, 5, "the writer marks the model ready")
+    assert (lock / "owner").read_text() == "successor 1 42\n"
+    assert run.stop() == 0
+    assert lock.exists(), "the successor's lock outlives the old writer's exit too"

@@ -153,6 +153,7 @@ def test_a_key_the_settings_accept_starts_the_script(script: StartScript, key: s
     ({"PROXY_HOST": "::"}, "PROXY_HOST=:: is not an IPv4 address"),
     ({"PROXY_DIR": "/tmp/a dir"}, "PROXY_DIR=/tmp/a dir cannot go into nginx's configuration"),
     ({"PROXY_ACCESS_LOG": "/tmp/x;y"}, "PROXY_ACCESS_LOG=/tmp/x;y cannot go into nginx's configuration"),
+    ({"CACHE_BEAT_S": "30", "CACHE_STALE_S": "30"}, "CACHE_BEAT_S=30 is not below CACHE_STALE_S=30"),
 ])
 def test_proxy_settings_nginx_cannot_use_stop_before_anything_starts(script: StartScript, env: dict[str, str],
                                                                      message: str) -> None:
