@@ -110,3 +110,16 @@ def test_templates_are_refused_with_a_reason_not_a_crash(client: RunPodClient) -
         client.pods.create({"name": "x", "templateId": "abc", "gpu": {"id": L40S}})
     with pytest.raises(InvalidRequest):
         client.pods.create({"name": "", "image": "x", "gpu": {"id": L40S}})
+
+
+def test_a_crashed_pod_restarts_on_the_gpus_it_still_holds(fake: FakeRunPod, client: RunPodClient) -> None:
+    for host in fake.hosts:
+        host.free_gpus = 1 if host.gpu_type_id == L40S and host.cuda_version == "12.9" else 0
+    made = client.pods.create(body())
+    host = fake.pods[made.id].host
+    fake.crash(made.id)
+    assert fake.pods[made.id].status == "ERROR" and host.free_gpus == 0
+    client.pods.action(made.id, "start")  # on a full host: ERROR kept the GPUs, so nothing more is booked
+    assert fake.pods[made.id].status == "STARTING" and host.free_gpus == 0
+    client.pods.terminate(made.id)
+    assert host.free_gpus == 1

@@ -158,9 +158,10 @@ class Cloud:
         self.enter(pod, "TERMINATED", self.clock())
 
     def start(self, pod: FakePod) -> None:
-        if pod.host.free_gpus < pod.gpu_count:
-            raise Problem(400, NO_FREE_GPUS)
-        pod.host.free_gpus -= pod.gpu_count
+        if not pod.holds_gpus:  # a pod in ERROR still holds its GPUs: its restart books none
+            if pod.host.free_gpus < pod.gpu_count:
+                raise Problem(400, NO_FREE_GPUS)
+            pod.host.free_gpus -= pod.gpu_count
         self.enter(pod, "STARTING", self.clock())
         self.log(pod, "system", "Pod starting")
 
