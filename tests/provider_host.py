@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import struct
 import subprocess
 import sys
@@ -204,23 +205,21 @@ def started_in_background(host: AbstractContextManager[Host]) -> Iterator[Callab
 
 
 class StderrDrain:
-    """Reads a host's stderr into `sink` line by line, and can tell when it has read all the pipe holds: it is
-    waiting on the pipe (`idle`) and the pipe has no unread byte (FIONREAD), so every line the host wrote before
-    a call returned has been appended."""
+    """Reads a host's stderr into `sink` line by line, and can tell when it has read all the pipe holds. Each read
+    and its append happen under the lock, once `select` says bytes wait: so a look under the lock that finds the
+    pipe empty (FIONREAD) knows every line the host wrote before a call returned is in `sink`."""
 
     def __init__(self, stream: IO[bytes], sink: list[str]) -> None:
         self.stream, self.sink, self.fd = stream, sink, stream.fileno()
-        self.idle, self.done = False, False
+        self.done = False
         self.lock = threading.Lock()
 
     def run(self) -> None:
         pending = b""
         while True:
+            select.select([self.fd], [], [])
             with self.lock:
-                self.idle = True
-            chunk = os.read(self.fd, 65536)
-            with self.lock:
-                self.idle = False
+                chunk = os.read(self.fd, 65536)
                 *lines, pending = (pending + chunk).split(b"\n")
                 self.sink.extend(line.decode(errors="replace") + "\n" for line in lines)
                 if not chunk:
@@ -234,7 +233,7 @@ class StderrDrain:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with self.lock:
-                if self.done or (self.idle and _unread(self.fd) == 0):
+                if self.done or _unread(self.fd) == 0:
                     return
             time.sleep(0.002)
 

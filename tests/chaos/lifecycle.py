@@ -153,7 +153,7 @@ class _Run:
              make: Callable[[], tuple[str, dict[str, Any]]]) -> Observation:
         obs = Observation(index, label, call, self.fake.clock(), frozenset(self.fake.pods), pod_id=pod_id,
                           running=running, names_before={p.id: p.name for p in self.fake.live_pods()})
-        logged = len(self.host.stderr_lines)
+        logged = len(self.host.stderr())
         try:
             got_id, outs = make()
             obs.pod_id = got_id or obs.pod_id
@@ -162,8 +162,7 @@ class _Run:
             obs.error = e
         obs.ended = self.fake.clock()
         self.fake.wait_landings(knobs.LANDING_GRACE_S + 2)
-        time.sleep(0.05)  # the host's last log lines reach its stderr
-        obs.stderr = "".join(self.host.stderr_lines[logged:])
+        obs.stderr = self.host.stderr()[logged:]
         self.outcome.observations.append(obs)
         self.outcome.trace.append(f"  {obs}")
         for broken in check(obs, self.fake, self.secrets):
