@@ -402,6 +402,17 @@ def test_update_patches_env_in_place_and_waits_for_running(fake: FakeRunPod, hos
     assert "RUNNING after" in host.stderr().split("updating args, env in place")[1]
 
 
+def test_an_update_to_a_budget_below_the_pod_says_it_still_runs_and_how_to_move_it(fake: FakeRunPod,
+                                                                                  host: Host) -> None:
+    pod_id, outs = create(host)
+    with pytest.raises(HostError) as caught:
+        host.update(pod_id, outs, declared(outs, max_cost_per_hour=0.5))
+    assert "costs $0.86/h, above max_cost_per_hour (autoglm-runpod:maxCostPerHour) $0.50" in caught.value.message
+    assert (f"Pod {pod_id} is still running ($0.86/h) and stays the stack's pod; after changing the settings, "
+            "`pulumi up --replace <the pod's URN>` places a new one.") in caught.value.message
+    assert [p.id for p in fake.billing_pods()] == [pod_id]
+
+
 # ---- stop and start (issue 8) ----------------------------------------------------------------------------
 
 

@@ -128,7 +128,12 @@ class PodProvider(RunPodProvider):
                 pod = call.wait_running(pod)
             except PodError as e:
                 raise PodError(f"{e} {call.contain(pod.id)}") from None
-        call.verify_host(pod)
+        try:
+            call.verify_host(pod)
+        except PodError as e:  # the pod is the stack's and keeps serving: say so, and how to move it
+            raise PodError(f"{e} Pod {id_} is still running (${pod.cost_per_hr:.2f}/h) and stays the stack's pod; "
+                           "after changing the settings, `pulumi up --replace <the pod's URN>` places a new one."
+                           ) from None
         return UpdateResult(pod_outputs(POD_INPUTS.plain(call.spec), pod))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:

@@ -149,7 +149,8 @@ class PodCall:
             pod = self.client.pods.get(pod_id)
             if "stop" in pod.actions:
                 self.client.pods.action(pod_id, "stop")
-                return f"Pod {pod_id} was stopped so it does not bill GPU time; fix the cause and `pulumi up`."
+                return (f"Pod {pod_id} was asked to stop, so it stops billing GPU time (`python -m components.pods "
+                        "list` shows its status); fix the cause and `pulumi up`.")
         except RunPodError as e:
             return f"Pod {pod_id} could not be stopped ({e}) and may bill: `pulumi destroy` or fix and `pulumi up`."
         return (f"Pod {pod_id} is {pod.status} and may bill: `pulumi up --replace <the pod's URN>` for a new pod, "
