@@ -18,17 +18,8 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 
-from components.commands import COMMAND_SOURCES, fail
-from components.runpod import (
-    Forbidden,
-    LogLine,
-    MissingApiKey,
-    NotFound,
-    RunPodClient,
-    RunPodError,
-    Unauthorized,
-)
-from components.tuning import TuningError
+from components.commands import COMMAND_SOURCES, run
+from components.runpod import LogLine, RunPodClient
 
 IDLE_S = 3.0  # without --follow: stop after this long with no new line
 MAX_S = 60.0  # without --follow: stop after this long in all
@@ -63,26 +54,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("give a pod id, or --endpoint ENDPOINT_ID (with --worker WORKER_ID for a worker's logs)")
     if args.worker and not args.endpoint:
         p.error("--worker needs --endpoint ENDPOINT_ID")
-    try:
+
+    def body() -> int:
         client = RunPodClient.from_env(sources=COMMAND_SOURCES)
         if args.endpoint and not args.worker:
             _list_workers(client, args.endpoint)
             return 0
-        for event in _events(client, args):
-            print(event.line if args.source else f"[{event.source}] {event.line}", flush=True)
-    except MissingApiKey:
-        return fail("RUNPOD_API_KEY is not set: export your RunPod API key first")
-    except TuningError as e:
-        return fail(str(e), status=2)
-    except NotFound:
-        return fail(_not_found(args))
-    except (Unauthorized, Forbidden) as e:
-        return fail(f"RunPod refused the API key in RUNPOD_API_KEY ({e.status}: {e.detail})")
-    except RunPodError as e:
-        return fail(str(e))
-    except (KeyboardInterrupt, BrokenPipeError):
-        return 0  # how --follow ends; or piped into `head`
-    return 0
+        try:
+            for event in _events(client, args):
+                print(event.line if args.source else f"[{event.source}] {event.line}", flush=True)
+        except (KeyboardInterrupt, BrokenPipeError):
+            pass  # how --follow ends; or piped into `head`
+        return 0
+
+    return run(body, not_found=lambda: _not_found(args))
 
 
 def _events(client: RunPodClient, args: argparse.Namespace) -> Iterator[LogLine]:

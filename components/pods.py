@@ -19,18 +19,10 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from components.commands import COMMAND_SOURCES, fail
+from components.commands import COMMAND_SOURCES, fail, run
 from components.names import NAME_PREFIX, provisional_name, stack_pod_name
-from components.runpod import (
-    Forbidden,
-    MissingApiKey,
-    NotFound,
-    PodInfo,
-    RunPodClient,
-    RunPodError,
-    Unauthorized,
-)
-from components.tuning import TuningError
+from components.providers.deleting import RETRIED, delete_until_gone
+from components.runpod import PodInfo, RunPodClient
 
 
 class SweepRefused(Exception):
@@ -94,18 +86,23 @@ def sweep_command(client: RunPodClient, stack: str | None, keep: Sequence[str], 
     if not yes:
         print("dry run: nothing was terminated; add --yes to terminate them")
         return 0
-    failed = 0
-    for pod in doomed:
-        try:
-            client.pods.terminate(pod.id)
-        except NotFound:
-            pass  # already gone: that is what we wanted
-        except RunPodError as e:
-            failed += 1
-            print(f"error: could not terminate {pod.id} ({pod.name}): {e}", file=sys.stderr)
-            continue
-        print(f"terminated {pod.id} ({pod.name})")
+    failed = [pod for pod in doomed if not _terminated(client, pod)]
     return 1 if failed else 0
+
+
+def _terminated(client: RunPodClient, pod: PodInfo) -> bool:
+    """Terminate until RunPod confirms (one failed DELETE proves nothing), and say what the last look showed."""
+    ended = delete_until_gone(lambda: client.pods.terminate(pod.id), lambda: client.pods.get(pod.id),
+                              retried=RETRIED, gone=lambda p: p.status == "TERMINATED")
+    if ended.confirmed:
+        print(f"terminated {pod.id} ({pod.name})" if ended.outcome == "deleted" else
+              f"{pod.id} ({pod.name}) was already gone")
+        return True
+    still = (f"RunPod still shows it {ended.last.status}, billing ${ended.last.cost_per_hr:.2f}/h"
+             if ended.last is not None else "it may still exist and bill")
+    print(f"error: could not terminate {pod.id} ({pod.name}): {ended.error}; {still}. Run the sweep again, or "
+          "end it in RunPod's console", file=sys.stderr)
+    return False
 
 
 def _matched(stack: str | None) -> str:
@@ -131,19 +128,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
+
+    def body() -> int:
         client = RunPodClient.from_env(sources=COMMAND_SOURCES)
         if args.command == "list":
             return list_command(client, args.stack)
-        return sweep_command(client, args.stack, args.keep, args.yes)
-    except MissingApiKey:
-        return fail("RUNPOD_API_KEY is not set: export your RunPod API key first")
-    except TuningError as e:
-        return fail(str(e), status=2)
-    except (Unauthorized, Forbidden) as e:
-        return fail(f"RunPod refused the API key in RUNPOD_API_KEY ({e.status}: {e.detail})")
-    except (RunPodError, SweepRefused) as e:
-        return fail(str(e))
+        try:
+            return sweep_command(client, args.stack, args.keep, args.yes)
+        except SweepRefused as e:
+            return fail(str(e))
+
+    return run(body)
 
 
 if __name__ == "__main__":

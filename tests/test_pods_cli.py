@@ -159,6 +159,16 @@ def test_a_failed_terminate_is_reported_and_exits_1(fake: FakeRunPod, pods: dict
     assert {p.id for p in fake.live_pods()} == {pods[k].id for k in ("dev", "stopped", "foreign", "lookalike")}
 
 
+def test_a_terminate_answered_500_is_sent_again_until_runpod_confirms(fake: FakeRunPod, pods: dict[str, FakePod],
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RUNPOD_POLL_INTERVAL_S", "0.02")
+    fake.inject("DELETE", f"/v2/pods/{pods['leaked'].id}", 500, times=2)
+    assert main(["sweep", "--stack", "dev", "--keep", pods["dev"].id, "--yes"]) == 0
+    assert f"terminated {pods['leaked'].id}" in capsys.readouterr().out
+    assert pods["leaked"].id not in {p.id for p in fake.live_pods()}
+
+
 def test_a_bad_key_exits_1_with_a_clear_message(fake: FakeRunPod, monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("RUNPOD_API_KEY", "rpa_WRONG_55")

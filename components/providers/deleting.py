@@ -14,10 +14,14 @@ from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 from components import tuning
-from components.runpod import NotFound, RunPodError, Unauthorized
+from components.runpod import TRANSIENT, Conflict, NotFound, RunPodError, Unauthorized
 from components.waiting import Deadline
 
-__all__ = ["Deletion", "delete_until_gone"]
+__all__ = ["RETRIED", "Deletion", "delete_until_gone"]
+
+# Failures after which the same request (a DELETE, a stop, a rename) may well succeed: RunPod's own advice for
+# 5xx and 429, a dropped answer, and a resource busy with another transition.
+RETRIED: tuple[type[RunPodError], ...] = (*TRANSIENT, Conflict)
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -15,12 +15,10 @@ from dataclasses import dataclass
 import pulumi
 
 from components import tuning
-from components.providers.deleting import delete_until_gone
+from components.providers.deleting import RETRIED, delete_until_gone
 from components.providers.endpoint_inputs import EndpointSpec
 from components.providers.endpoint_rules import EndpointError, mismatch
 from components.runpod import (
-    TRANSIENT,
-    Conflict,
     EndpointInfo,
     RunPodClient,
     RunPodError,
@@ -118,7 +116,7 @@ class EndpointCall:
         """DELETE until RunPod confirms (a 204, or a read that says 404), for at most RUNPOD_STOP_TIMEOUT_S: one
         failed DELETE proves nothing. Returns 'deleted' or 'gone'; EndpointError when it may still exist."""
         done = delete_until_gone(lambda: self.client.endpoints.delete(endpoint_id),
-                                 lambda: self.client.endpoints.get(endpoint_id), retried=(*TRANSIENT, Conflict))
+                                 lambda: self.client.endpoints.get(endpoint_id), retried=RETRIED)
         if done.confirmed:
             return done.outcome
         also = f"; reading it back failed too ({done.look_error})" if done.look_error not in (None, done.error) else ""

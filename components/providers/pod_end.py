@@ -25,16 +25,12 @@ import pulumi
 
 from components import tuning
 from components.names import provisional_name
-from components.providers.deleting import Deletion, delete_until_gone
+from components.providers.deleting import RETRIED, Deletion, delete_until_gone
 from components.providers.pod_rules import sweep_hint
-from components.runpod import TRANSIENT, Conflict, PodInfo, RunPodClient, RunPodError
+from components.runpod import TRANSIENT, PodInfo, RunPodClient, RunPodError
 from components.waiting import Deadline
 
 __all__ = ["RETRIED", "Termination", "create_window_s", "end_orphans", "end_orphans_of", "terminate_pod"]
-
-# Failures after which the same request on a pod (a DELETE, a stop) may well succeed: RunPod's own advice for
-# 5xx and 429, a dropped answer, and a pod busy with another transition.
-RETRIED: tuple[type[RunPodError], ...] = (*TRANSIENT, Conflict)
 
 
 @dataclass(frozen=True)
