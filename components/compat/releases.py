@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.compat.gpus import cc_tuple
 from components.compat.versions import CudaFloor, Version, cuda_floor_of, parse_version
 
 __all__ = ["ARCHITECTURES", "DEFAULT_TAGS", "FIRST_DETAILED", "RELEASES", "TRANSFORMERS_5_FROM", "TRANSFORMERS_PINS",
@@ -177,14 +178,9 @@ def architectures(version: str) -> tuple[str, ...]:
     return [ccs for first, ccs in ARCHITECTURES if v >= first][-1]
 
 
-def _cc(text: str) -> tuple[int, int]:
-    major, minor = text.split(".")
-    return int(major), int(minor)
-
-
 def _covers(ccs: tuple[str, ...], cc: str) -> bool:
-    gpu = _cc(cc)
-    return any(_cc(a)[0] == gpu[0] and _cc(a)[1] <= gpu[1] for a in ccs)
+    gpu = cc_tuple(cc)
+    return any(cc_tuple(a)[0] == gpu[0] and cc_tuple(a)[1] <= gpu[1] for a in ccs)
 
 
 def runs_on(version: str, cc: str) -> bool:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["STEPS", "HealthReport"]
-
-STEPS = ("health", "version", "models", "chat", "image")
+__all__ = ["HealthReport"]
 
 
 @dataclass(frozen=True)

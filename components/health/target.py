@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from components.names import setting
+from components.runpod.credentials import scrub
 from components.stack_config import RUNPOD_KEY_FROM
 
 __all__ = ["API_KEY_SETTING", "RUNPOD_KEY_REFUSED", "Target", "api_key_problem", "normalize_base_url", "url_problem"]
@@ -57,7 +58,7 @@ class Target:
         return self.auth() if self.key_on_health else {}
 
     def redact(self, text: str) -> str:
-        return text.replace(self.api_key, "***") if self.api_key else text
+        return scrub(text, self.api_key)
 
 
 def normalize_base_url(base_url: str) -> str:

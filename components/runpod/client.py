@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 
 from components import tuning
 from components.runpod.catalog import CatalogClient
@@ -93,7 +92,7 @@ class RunPodClient:
         """A copy that sends each call once (no retry of 429, 5xx or a dropped connection): for callers that
         poll and so retry on their own schedule."""
         clone = object.__new__(RunPodClient)
-        clone.transport = replace(self.transport, retries=0)
+        clone.transport = self.transport.without_retries()
         return clone
 
     def scrub(self, text: str) -> str:

@@ -10,9 +10,7 @@ from components.runpod.logs import LogLine, read_log_stream
 from components.runpod.pods import segment
 from components.runpod.transport import Transport
 
-__all__ = ["WORKER_STATUSES", "EndpointInfo", "EndpointsClient", "WorkerInfo", "Workers"]
-
-WORKER_STATUSES = ("RUNNING", "IDLE", "INITIALIZING", "THROTTLED", "UNHEALTHY")
+__all__ = ["EndpointInfo", "EndpointsClient", "WorkerInfo", "Workers"]
 
 
 @dataclass(frozen=True)
