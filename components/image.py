@@ -173,9 +173,9 @@ def check_image_args(args: VllmImageArgs) -> None:
         raise ImageArgsError(f"VllmImageArgs.vllm_version {args.vllm_version!r} (the vllmVersion setting): expected "
                              "a vllm/vllm-openai tag without its v, such as 0.12.0")
     if not _PLATFORM_RE.match(args.platform):
-        raise ValueError(f"platform {args.platform!r} is not an os/arch pair such as linux/amd64")
+        raise ImageArgsError(f"platform {args.platform!r} is not an os/arch pair such as linux/amd64")
     if not (args.context_dir / "Dockerfile").is_file():
-        raise ValueError(f"{args.context_dir} holds no Dockerfile; the image is built from {DOCKER_DIR}")
+        raise ImageArgsError(f"{args.context_dir} holds no Dockerfile; the image is built from {DOCKER_DIR}")
 
 
 class VllmImage(pulumi.ComponentResource):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_random
 
+from components.image import SERVE_PORT
 from components.names import PROJECT
 from components.settings import Secrets, Settings
 
@@ -12,7 +13,7 @@ __all__ = ["PUBLIC_ENDPOINT_WARNING", "vllm_api_key"]
 
 PUBLIC_ENDPOINT_WARNING = (
     f"{PROJECT}:publicEndpoint is true: the model server answers anyone who finds its URL "
-    "(https://POD_ID-8000.proxy.runpod.net). They can use the GPU you pay for and read what your phone agent "
+    f"(https://POD_ID-{SERVE_PORT}.proxy.runpod.net). They can use the GPU you pay for and read what your phone agent "
     "sends, screenshots included. Unset publicEndpoint to have the stack generate and enforce an API key.")
 
 

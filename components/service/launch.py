@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import pulumi
 
-from components.image import cache_env, launch_args, launch_env
+from components.image import SERVE_PORT, cache_env, launch_args, launch_env
 from components.service.images import ImageChoice
 from components.settings import Secrets, Settings
 
@@ -19,7 +19,7 @@ __all__ = ["SERVED_PORT", "container_launch", "launch_fingerprint"]
 
 # The one port the container serves on, pod or worker: the built image's nginx (start.sh PORT), or a ready
 # image's vLLM itself.
-SERVED_PORT = "8000"
+SERVED_PORT = str(SERVE_PORT)
 
 
 def container_launch(s: Settings, secrets: Secrets, image: ImageChoice,
