@@ -90,3 +90,23 @@ def test_an_unreadable_config_fails_the_step(registry: LocalRegistry, host: Host
     props: dict[str, Any] = {"image": f"{registry.host}/facts/no-cuda@{digest}", "platform": "linux/amd64"}
     with pytest.raises(HostError, match="declares no CUDA requirement"):
         host.create(props)
+
+
+def test_a_missing_tag_says_what_to_check(registry: LocalRegistry, host: Host) -> None:
+    registry.tokens.public.add("facts/missing")
+    registry.push("facts/missing", cuda_image(name="missing"))
+    with pytest.raises(HostError) as e:
+        host.create({"image": f"{registry.host}/facts/missing:nope", "platform": "linux/amd64"})
+    assert "404 MANIFEST_UNKNOWN" in str(e.value)
+    assert ("Check that the image was pushed with that tag or digest; a registry that hides private images behind "
+            "404 needs autoglm-runpod:registryAuthId. Nothing was created.") in str(e.value)
+
+
+def test_missing_credentials_name_the_docker_config_actually_read(registry: LocalRegistry, tmp_path: Path) -> None:
+    empty = tmp_path / "no-credentials"
+    empty.mkdir()
+    image = pushed(registry, "facts/private-no-login", public=False)
+    with provider_host(ImageFactsProvider(), FACTS_TYPE, env={"DOCKER_CONFIG": str(empty)}) as host, \
+            pytest.raises(HostError) as e:
+        host.create({"image": image, "platform": "linux/amd64", "registry_auth_id": "cred_01"})
+    assert f"{empty / 'config.json'} holds no credentials for {registry.host}" in str(e.value)

@@ -24,7 +24,7 @@ from components.image_ref import validate_image_reference
 from components.names import setting
 from components.providers.schema import Schema, spec_field
 from components.registry import ImageFacts as Facts
-from components.registry import RegistryError, inspect_image
+from components.registry import NotFound, RateLimited, RegistryError, Unavailable, inspect_image
 
 __all__ = ["FACTS_INPUTS", "FACTS_TYPE", "ImageFacts", "ImageFactsArgs", "ImageFactsError", "ImageFactsProvider",
            "ImageFactsSpec"]
@@ -86,13 +86,23 @@ def _log(spec: ImageFactsSpec, facts: Facts) -> None:
                         f"{spec.registry_auth_id} ({setting('registryAuthId')}).")
 
 
+def _advice(error: RegistryError) -> str:
+    """What to do, for the failures whose registry message does not say it already."""
+    if isinstance(error, NotFound):
+        return (". Check that the image was pushed with that tag or digest; a registry that hides private images "
+                f"behind 404 needs {setting('registryAuthId')}. Nothing was created.")
+    if isinstance(error, RateLimited | Unavailable):
+        return ". Nothing was created: run `pulumi up` again in a while."
+    return ""
+
+
 def _inspect(props: Mapping[str, Any]) -> dict[str, Any]:
     spec = FACTS_INPUTS.parse(props)
     try:
         facts = inspect_image(spec.image, platform=spec.platform, registry_auth_id=spec.registry_auth_id)
     except RegistryError as e:
-        raise ImageFactsError(f"before anything runs it, reading {spec.image} from its registry failed: {e}") \
-            from None
+        raise ImageFactsError(f"before anything runs it, reading {spec.image} from its registry failed: {e}"
+                              f"{_advice(e)}") from None
     _log(spec, facts)
     return {**FACTS_INPUTS.plain(spec), "cuda_floor": facts.cuda.floor, "min_driver": facts.cuda.min_driver,
             "require_cuda": facts.cuda.require_cuda, "cuda_version": facts.cuda.cuda_version,

@@ -8,9 +8,11 @@ password cannot be read back, so the stack cannot prove that credential works, o
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from components.image_ref import private_by_default
 from components.names import setting
 from components.registry.client import RegistryClient
 from components.registry.credentials import docker_config_path, docker_credentials
@@ -38,19 +40,21 @@ class ImageFacts:
 def _read(ref: ImageReference, platform: str, environ: Mapping[str, str] | None, anonymous: bool) -> ImageFacts:
     credentials = None if anonymous else docker_credentials(ref.registry, environ)
     if not anonymous and credentials is None:
+        config = docker_config_path(os.environ if environ is None else environ)
         raise RegistryError(
-            f"{ref} is not readable anonymously, and {docker_config_path(environ or {})} holds no credentials "
-            f"for {ref.registry} to read its CUDA requirement before the pod is created. Run `docker login "
-            f"{ref.registry}` (with a token that can read it) on this machine, then `pulumi up` again.")
+            f"{ref} is not readable anonymously, and {config} holds no credentials for {ref.registry} to read its "
+            f"CUDA requirement before the pod is created. Run `docker login {ref.registry}` (with a token that can "
+            "read it) on this machine, then `pulumi up` again.")
     with RegistryClient(ref, credentials) as client:
         config = read_image_config(client, platform)
     return ImageFacts(str(ref), platform, cuda_requirement(config.env, str(ref)), config, anonymous)
 
 
 def _refused_message(ref: ImageReference, refusal: RegistryError) -> str:
-    ghcr = " (ghcr.io: Package settings → Change visibility → Public)" if ref.registry == "ghcr.io" else ""
+    private = private_by_default(str(ref))
+    public = f"{private[1]} ({private[0]})" if private else "make the image public"
     return (f"RunPod cannot pull {ref}: {refusal}, and {setting('registryAuthId')} is not set, so the pod would "
-            "bill while it fails to start. Nothing was created. Fix one of: make the image public" + ghcr +
+            f"bill while it fails to start. Nothing was created. Fix one of: {public}" +
             "; or create a RunPod container registry credential with a token that can read it (RunPod console → "
             "Settings → Container Registry Auth, or POST /v2/registries) and `pulumi config set registryAuthId "
             "<its id>`.")
