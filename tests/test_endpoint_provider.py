@@ -161,6 +161,7 @@ def test_a_refused_create_names_runpods_reason_and_scrubs_the_env(fake: FakeRunP
     with pytest.raises(HostError) as caught:
         create(host)
     assert "400 Bad Request: invalid request" in caught.value.message
+    assert "nothing was created. Check autoglm-runpod:workersMax" in caught.value.message
     assert HF_TOKEN not in caught.value.details and HF_TOKEN not in host.stderr()
     assert fake.endpoints == {}
 

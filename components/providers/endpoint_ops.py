@@ -15,11 +15,16 @@ from dataclasses import dataclass
 import pulumi
 
 from components import tuning
+from components.names import setting
 from components.providers.deleting import RETRIED, delete_until_gone
 from components.providers.endpoint_inputs import EndpointSpec
 from components.providers.endpoint_rules import EndpointError, mismatch
 from components.runpod import (
+    BadRequest,
     EndpointInfo,
+    Forbidden,
+    InsufficientBalance,
+    InvalidRequest,
     RunPodClient,
     RunPodError,
     ServerError,
@@ -30,6 +35,10 @@ from components.waiting import Deadline, WaitTimedOut, pauses, wait_until
 __all__ = ["CREATE_ATTEMPTS", "EndpointCall"]
 
 CREATE_ATTEMPTS = 3  # when RunPod answers 5xx (or nothing) and no endpoint was made
+REFUSED_ADVICE = (
+    f"Check {setting('workersMax')} (with {setting('workersMin')}) against the account's worker quota (5 by "
+    f"default; RunPod console → Serverless), {setting('gpuTypes')} (types RunPod Serverless offers), "
+    f"{setting('containerDiskGb')}, and the account's balance; then `pulumi up` again.")
 
 
 @dataclass
@@ -64,6 +73,9 @@ class EndpointCall:
                 lost.append(e)
                 pulumi.log.warn(f"{self.spec.describe()}: RunPod answered the create with an error ({e}); looking "
                                 "for an endpoint it made anyway before trying again")
+            except (BadRequest, InvalidRequest, InsufficientBalance, Forbidden) as e:  # RunPod decided: none made
+                raise EndpointError(f"RunPod refused the create of {self.spec.describe()} ({e}); nothing was "
+                                    f"created. {REFUSED_ADVICE}") from None
             time.sleep(tuning.seconds(tuning.POLL_INTERVAL) * attempt)
             found = self._landed(already, once=attempt < CREATE_ATTEMPTS)
             if found is not None:

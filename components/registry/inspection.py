@@ -40,9 +40,9 @@ class ImageFacts:
 def _read(ref: ImageReference, platform: str, environ: Mapping[str, str] | None, anonymous: bool) -> ImageFacts:
     credentials = None if anonymous else docker_credentials(ref.registry, environ)
     if not anonymous and credentials is None:
-        config = docker_config_path(os.environ if environ is None else environ)
+        read_from = docker_config_path(os.environ if environ is None else environ)
         raise RegistryError(
-            f"{ref} is not readable anonymously, and {config} holds no credentials for {ref.registry} to read its "
+            f"{ref} is not readable anonymously, and {read_from} holds no credentials for {ref.registry} to read its "
             f"CUDA requirement before the pod is created. Run `docker login {ref.registry}` (with a token that can "
             "read it) on this machine, then `pulumi up` again.")
     with RegistryClient(ref, credentials) as client:
