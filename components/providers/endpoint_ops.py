@@ -53,12 +53,7 @@ class EndpointCall:
         deleted again when RunPod did not make what was asked."""
         already = frozenset(e.id for e in self._namesakes())  # a replacement's predecessor has our name
         made = self._post(already)
-        try:
-            problem = mismatch(self.spec, made)
-        except BaseException:
-            self.delete_after_failure(made.id)
-            raise
-        if problem is not None:
+        if (problem := mismatch(self.spec, made)) is not None:
             raise EndpointError(f"{self.spec.describe()} {made.id}: {problem}. {self.delete_after_failure(made.id)}")
         pulumi.log.info(f"{self.spec.describe()}: created {made.id} ({made.base_url}), workers {made.workers_min}–"
                         f"{made.workers_max}, pools {', '.join(made.pools)}, CUDA ≥ {made.min_cuda_version}")
