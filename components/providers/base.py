@@ -17,11 +17,12 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
+from components import tuning
 from components.names import setting
 from components.runpod import KeySources, RunPodClient
 from components.stack_config import RUNPOD_KEY_FROM, RUNPOD_URL_FROM
 
-__all__ = ["STACK_SOURCES", "RunPodProvider", "env_secrets", "errors_without_secrets"]
+__all__ = ["STACK_SOURCES", "RunPodProvider", "env_secrets", "errors_without_secrets", "landing_grace_s"]
 
 _KEY = setting("runpodApiKey")
 _SAVED = f"{_KEY} (for `pulumi refresh` and `pulumi destroy`, the value saved by the last `pulumi up`)"
@@ -93,3 +94,9 @@ def errors_without_secrets(client: RunPodClient, error: type[Exception]) -> Iter
         if client.scrub(told) == told:
             raise
         raise error(client.scrub(str(e))) from None
+
+
+def landing_grace_s(client: RunPodClient) -> float:
+    """How long after a create RunPod never answered its resource may still appear: RUNPOD_LANDING_GRACE_S, and at
+    least the create's own read timeout (RunPod may still be making it when the client gives up)."""
+    return max(tuning.seconds(tuning.LANDING_GRACE), client.create_read_timeout_s)

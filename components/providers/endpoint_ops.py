@@ -16,6 +16,7 @@ import pulumi
 
 from components import tuning
 from components.names import setting
+from components.providers.base import landing_grace_s
 from components.providers.deleting import RETRIED, delete_until_gone
 from components.providers.endpoint_inputs import EndpointSpec
 from components.providers.endpoint_rules import EndpointError, mismatch
@@ -115,7 +116,7 @@ class EndpointCall:
         return [e for e in self.client.endpoints.list() if e.name == self.spec.name]
 
     def _grace_s(self) -> float:
-        return max(tuning.seconds(tuning.LANDING_GRACE), self.client.create_read_timeout_s)
+        return landing_grace_s(self.client)
 
     # ---- deleting --------------------------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from components.providers.pod_rules import (
     live_outputs,
     pod_outputs,
 )
-from components.runpod import NotFound
+from components.runpod import NotFound, PodInfo
 
 __all__ = ["POD_TYPE", "Pod", "PodArgs", "PodError", "PodProvider"]
 
@@ -88,14 +88,14 @@ class PodProvider(RunPodProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         client = self.env_client(props)
         with errors_without_secrets(client, PodError):
+            try:
+                pod: PodInfo | None = client.pods.get(id_)
+            except NotFound:
+                pod = None
             if props.get("name"):  # a read may run beside an up that creates (preview --refresh): spare young pods
                 spec = POD_INPUTS.parse(props)
-                end_orphans_of(client, spec.name, older_than_s=create_window_s(spec.ready_timeout_s))
-            try:
-                pod = client.pods.get(id_)
-            except NotFound:
-                return ReadResult(None, {})
-        if pod.status == "TERMINATED":
+                end_orphans_of(client, spec.name, older_than_s=create_window_s(client, spec.ready_timeout_s))
+        if pod is None or pod.status == "TERMINATED":
             return ReadResult(None, {})
         if pod.status == "ERROR":
             pulumi.log.warn(errored_message(pod))

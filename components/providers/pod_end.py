@@ -25,6 +25,7 @@ import pulumi
 
 from components import tuning
 from components.names import provisional_name
+from components.providers.base import landing_grace_s
 from components.providers.deleting import RETRIED, Deletion, delete_until_gone
 from components.providers.pod_rules import sweep_hint
 from components.runpod import TRANSIENT, PodInfo, RunPodClient, RunPodError
@@ -72,10 +73,12 @@ def terminate_pod(client: RunPodClient, pod_id: str) -> Termination:
                                                  gone=lambda pod: pod.status == "TERMINATED"))
 
 
-def create_window_s(ready_timeout_s: float) -> float:
-    """The longest a create keeps its pod under the provisional name once RunPod made it: the wait for RUNNING,
-    a stop and the rename (each up to RUNPOD_STOP_TIMEOUT_S), and the landing grace of a late pod."""
-    return ready_timeout_s + 2 * tuning.seconds(tuning.STOP_TIMEOUT) + tuning.seconds(tuning.LANDING_GRACE)
+def create_window_s(client: RunPodClient, ready_timeout_s: float) -> float:
+    """The longest a create keeps its pod under the provisional name once RunPod made it: the create request
+    itself, the wait for RUNNING, a stop and the rename (each up to RUNPOD_STOP_TIMEOUT_S), and the landing grace
+    of a late pod."""
+    return (client.create_read_timeout_s + ready_timeout_s + 2 * tuning.seconds(tuning.STOP_TIMEOUT)
+            + landing_grace_s(client))
 
 
 def _age_s(pod: PodInfo) -> float | None:

@@ -17,6 +17,7 @@ import pulumi
 
 from components import tuning
 from components.names import setting
+from components.providers.base import landing_grace_s
 from components.providers.pod_end import end_orphans
 from components.providers.pod_inputs import PodSpec
 from components.providers.pod_landings import Landings
@@ -63,7 +64,7 @@ class Placement:
     @property
     def grace_s(self) -> float:
         """How long after the last unanswered create its pod may still land: at least the create's timeout."""
-        return max(tuning.seconds(tuning.LANDING_GRACE), self.call.client.create_read_timeout_s)
+        return landing_grace_s(self.call.client)
 
     @property
     def lookups(self) -> RunPodClient:

@@ -16,6 +16,7 @@ import pulumi
 from components import tuning
 from components.names import setting
 from components.placement import table_fits
+from components.providers.base import landing_grace_s
 from components.providers.deleting import delete_until_gone
 from components.providers.volume_inputs import VolumeSpec, monthly_price
 from components.runpod import TRANSIENT, RunPodClient, RunPodError, ServerError, TransportError, VolumeInfo
@@ -107,7 +108,7 @@ class VolumeCall:
             answered.append(True)
             return found
 
-        grace = max(tuning.seconds(tuning.LANDING_GRACE), self.client.create_read_timeout_s)
+        grace = landing_grace_s(self.client)
         try:
             found = wait_until(look, lambda volume: volume is not None, deadline=Deadline(grace),
                                pauses=pauses(tuning.seconds(tuning.POLL_INTERVAL), factor=1.0))
