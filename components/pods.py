@@ -23,6 +23,7 @@ from components.commands import COMMAND_SOURCES, fail, run
 from components.names import NAME_PREFIX, provisional_name, stack_pod_name
 from components.providers.deleting import RETRIED, delete_until_gone
 from components.runpod import PodInfo, RunPodClient
+from components.runpod.pods import age_s
 
 
 class SweepRefused(Exception):
@@ -43,10 +44,10 @@ def project_pods(client: RunPodClient, stack: str | None = None) -> list[PodInfo
 
 
 def age(created_at: str | None, now: datetime) -> str:
-    if not created_at:
+    seconds = age_s(created_at, now)
+    if seconds is None:
         return "?"
-    seconds = int((now - datetime.fromisoformat(created_at)).total_seconds())
-    days, rest = divmod(max(seconds, 0), 86400)
+    days, rest = divmod(max(int(seconds), 0), 86400)
     hours, rest = divmod(rest, 3600)
     return f"{days}d{hours:02d}h" if days else f"{hours}h{rest // 60:02d}m"
 

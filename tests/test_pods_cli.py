@@ -197,5 +197,6 @@ def test_runs_as_a_module_and_rejects_bad_usage(fake: FakeRunPod, pods: dict[str
 def test_age_reads_runpods_timestamps() -> None:
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     assert age("2026-11-27T10:55:00Z", now) == "1h05m"
+    assert age("not a time", now) == "?" and age(None, now) == "?"  # RunPod's answer, never a traceback
     assert age("2026-11-24T09:00:00.000Z", now) == "3d03h"
     assert age(None, now) == "?"

@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pulumi
 
@@ -81,14 +80,6 @@ def create_window_s(client: RunPodClient, ready_timeout_s: float) -> float:
             + landing_grace_s(client))
 
 
-def _age_s(pod: PodInfo) -> float | None:
-    try:
-        created = datetime.fromisoformat(pod.created_at or "")
-    except ValueError:
-        return None
-    return (datetime.now(UTC) - created.astimezone(UTC)).total_seconds()
-
-
 def end_orphans(client: RunPodClient, name: str, pods: Sequence[PodInfo],
                 older_than_s: float | None = None) -> frozenset[str]:
     """End every live pod of `pods` that carries the provisional name of `name` (and, with `older_than_s`, was
@@ -96,7 +87,7 @@ def end_orphans(client: RunPodClient, name: str, pods: Sequence[PodInfo],
     ended. What could not be ended is logged, with what to do."""
     left = [p for p in pods if p.name == provisional_name(name) and p.status != "TERMINATED"]
     if older_than_s is not None:
-        young = [p for p in left if (_age_s(p) or 0.0) <= older_than_s]
+        young = [p for p in left if (p.age_s() or 0.0) <= older_than_s]
         for pod in young:
             pulumi.log.warn(f"pod {pod.id} ({pod.name}: {pod.status}) is under the name a create uses until it "
                             f"succeeds, and younger than a create can take ({older_than_s:.0f} s): a `pulumi up` "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -12,7 +13,7 @@ from components.runpod.errors import BadRequest
 from components.runpod.logs import LogLine, read_log_stream
 from components.runpod.transport import Transport
 
-__all__ = ["NoCapacity", "PodInfo", "PodsClient", "segment"]
+__all__ = ["NoCapacity", "PodInfo", "PodsClient", "age_s", "segment"]
 
 # Capacity exhaustion has no machine-readable code in v2, only these human-readable details.
 _NO_CAPACITY = re.compile(r"no longer any instances available|not enough free gpus|no (?:gpu )?capacity",
@@ -64,6 +65,20 @@ class PodInfo:
             network_volume_id=network.get("volumeId"), mount_path=network.get("path") or persistent.get("path"),
             created_at=pod.get("createdAt"), started_at=pod.get("startedAt"),
         )
+
+    def age_s(self, now: datetime | None = None) -> float | None:
+        """Seconds since RunPod made the pod (`age_s`)."""
+        return age_s(self.created_at, now)
+
+
+def age_s(created_at: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from `created_at` (RunPod's ISO time) to `now`; None when it is missing or unreadable. A time
+    without a zone is read as local time, as `astimezone` does."""
+    try:
+        created = datetime.fromisoformat(created_at or "")
+    except ValueError:
+        return None
+    return ((now or datetime.now(UTC)) - created.astimezone(UTC)).total_seconds()
 
 
 def _opt_int(value: Any) -> int | None:
