@@ -17,6 +17,7 @@ import pulumi
 
 from components import tuning
 from components.names import setting
+from components.placement import table_fits
 from components.providers.base import landing_grace_s
 from components.providers.pod_end import end_orphans
 from components.providers.pod_inputs import PodSpec
@@ -237,13 +238,16 @@ def _suggestions(call: PodCall) -> str:
                                             min_cuda_version=spec.min_cuda_version)
     except RunPodError:
         return "; ".join([f"other GPU types in {setting_of('gpu_type_ids')}", *tips])
-    free = sorted((o for o in offers if o.availability != "NONE" and o.id not in spec.gpu_type_ids
+    fits = table_fits(spec.auto_gpu_type_ids) if spec.auto_gpu_type_ids else (lambda _gpu: None)
+    free = sorted((o for o in offers if o.id not in spec.gpu_type_ids and o.offered_in(spec.cloud)
+                   and fits(o.id) is None and o.available_now()
                    and (not pinned or pinned & set(o.free_data_centers()))), key=lambda o: o.pod_price(spec.cloud))
     where = f" in {', '.join(sorted(pinned))}" if pinned else ""
     if free:
         names = ", ".join(f"{o.id} ({o.memory_gb} GB, {o.availability})" for o in free[:5])
+        check = "" if spec.auto_gpu_type_ids else " (check each fits: `python -m components.compat --gpu ID`)"
         tips.insert(0, f"add to {setting_of('gpu_type_ids')} GPU types RunPod has free now{where} at CUDA ≥ "
-                       f"{spec.min_cuda_version}: {names}")
+                       f"{spec.min_cuda_version}: {names}{check}")
     else:
         tips.insert(0, f"other GPU types in {setting_of('gpu_type_ids')} (RunPod's catalog shows none free right "
                        f"now{where} at this CUDA floor)")
