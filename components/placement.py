@@ -25,7 +25,12 @@ Fits = Callable[[str], str | None]
 
 
 class NoCandidate(ValueError):
-    """Nothing may be tried: the message names the setting to change and the cheapest price seen."""
+    """Nothing may be tried: the message names the setting to change and the cheapest price seen; `dropped`
+    says why each type was left out."""
+
+    def __init__(self, message: str, dropped: Sequence[Dropped] = ()) -> None:
+        super().__init__(message)
+        self.dropped = tuple(dropped)
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,11 @@ class Candidate:
 class Dropped:
     gpu_type_id: str
     reason: str
-    price_per_hour: float | None = None
+    price_per_hour: float | None = None  # set only when the budget dropped it (`_over_budget`)
+
+    @property
+    def over_budget(self) -> bool:
+        return self.price_per_hour is not None
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,7 @@ def plan_pod(wanted: Sequence[str], *, offers: Sequence[GpuOffer] | None, fits: 
         dropped += refused
     if not kept:
         raise NoCandidate(_nothing_left(dropped, cloud, gpu_count) + _free_elsewhere(offers, listed, fits, cloud,
-                                                                                      data_center))
+                                                                                      data_center), dropped)
     return PodPlan(tuple(kept), tuple(dropped))
 
 
@@ -133,7 +142,7 @@ def _auto_candidates(offers: Sequence[GpuOffer], listed: set[str], fits: Fits, c
 
 
 def _nothing_left(dropped: Sequence[Dropped], cloud: str, gpu_count: int, *, serverless: bool = False) -> str:
-    priced = [d for d in dropped if d.price_per_hour is not None and "above" in d.reason]
+    priced = [d for d in dropped if d.over_budget]
     where = "RunPod Serverless" if serverless else f"{cloud} cloud"
     head = f"no GPU type in {setting('gpuTypes')} can be tried ({where}, {gpu_count} GPU)"
     if priced:
@@ -173,7 +182,7 @@ def describe_plan(plan: PodPlan, wanted: Sequence[str], *, every_drop: bool = Fa
     """One line per candidate, in order, then one per GPU type left out: every one with `every_drop`, else those
     `wanted` names and those the budget refused (not every type of the catalog that cannot serve the model)."""
     lines = [f"{n}. {c.describe()}" for n, c in enumerate(plan.candidates, start=1)]
-    shown = [d for d in plan.dropped if every_drop or d.gpu_type_id in wanted or d.price_per_hour is not None]
+    shown = [d for d in plan.dropped if every_drop or d.gpu_type_id in wanted or d.over_budget]
     lines += [f"not tried: {d.gpu_type_id}: {d.reason}" for d in shown]
     return lines
 
@@ -214,7 +223,7 @@ def plan_pools(wanted: Sequence[str], *, offers: Sequence[GpuOffer], fits: Fits,
         else:
             chosen.append(item)
     if not chosen:
-        raise NoCandidate(_nothing_left(dropped, "SECURE", gpu_count, serverless=True))
+        raise NoCandidate(_nothing_left(dropped, "SECURE", gpu_count, serverless=True), dropped)
     pools = tuple(dict.fromkeys(o.pool for o in chosen if o.pool))
     ids = {o.id for o in chosen}
     excluded = tuple(sorted(o.id for o in offers if o.pool in pools and o.id not in ids))

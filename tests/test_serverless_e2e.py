@@ -182,3 +182,21 @@ def test_a_serverless_budget_is_refused_with_the_workers_price_not_a_pods(world:
         serverless(world, "dev", DEV | {"maxCostPerHour": "0.5"}).preview()
     assert "$0.86/h" not in str(caught.value), "the pod's price is not what workers cost"
     assert "3.82" in str(caught.value) and world.runpod.calls("POST", "/v2/serverless") == []
+
+
+def test_a_listed_serverless_type_over_the_budget_names_the_budget_and_its_fixes(world: World) -> None:
+    settings = DEV | {"gpuTypes": '["NVIDIA L40S", "NVIDIA H100 PCIe"]', "maxCostPerHour": "4"}
+    with pytest.raises(Exception) as caught:
+        serverless(world, "dev", settings).preview()
+    message = str(caught.value)
+    assert "autoglm-runpod:maxCostPerHour = '4.0' is not valid" in message
+    assert ("Raise autoglm-runpod:maxCostPerHour, lower autoglm-runpod:workersMax or autoglm-runpod:gpuCount, or "
+            "remove them from autoglm-runpod:gpuTypes") in message
+
+
+def test_a_catalog_outage_with_a_key_at_hand_says_retry_not_set_a_key(world: World) -> None:
+    world.runpod.inject("GET", "/v2/catalog/gpus", 503, times=50)
+    with pytest.raises(Exception) as caught:
+        serverless(world, "dev", DEV).preview()
+    assert "could not be read" in str(caught.value) and "Retry once RunPod answers" in str(caught.value)
+    assert "Set autoglm-runpod:runpodApiKey" not in str(caught.value)

@@ -13,9 +13,8 @@ from typing import Any
 
 import pulumi
 
-from components import compat
 from components.names import PROJECT, resource_name
-from components.placement import NoCandidate, PoolPlan, plan_pools
+from components.placement import NoCandidate, PoolPlan, compat_fits, plan_pools
 from components.providers.endpoint import Endpoint, EndpointArgs
 from components.providers.endpoint_inputs import VOLUME_MOUNT_PATH
 from components.service.cache import ModelCache
@@ -35,29 +34,33 @@ def serverless_plan(s: Settings, secrets: Secrets) -> PoolPlan:
     catalog = live_offers("SERVERLESS", cloud="SECURE", count=s.gpu_count, min_cuda_version=s.cuda_floor.cuda,
                           api_key=secrets.runpod_api_key, api_url=secrets.runpod_api_url)
     if catalog.offers is None:
+        fix = (f"Set {PROJECT}:runpodApiKey (or export RUNPOD_API_KEY) and retry" if not secrets.runpod_api_key
+               else "Retry once RunPod answers")
         raise SettingsError("deployment", s.deployment, f"serverless workers run on RunPod's serverless pools, which "
                             f"the stack reads from RunPod's live catalog, and it could not be read ({catalog.error}). "
-                            f"Set {PROJECT}:runpodApiKey (or export RUNPOD_API_KEY) and retry; nothing was created.")
-
-    def fits(gpu: str) -> str | None:
-        return compat.gpu_problem(s.vllm_version, gpu, s.gpu_count, s.model, s.max_model_len)
-
+                            f"{fix}; nothing was created.")
+    fits = compat_fits(s.vllm_version, s.gpu_count, s.model, s.max_model_len)
     try:
         plan = plan_pools(s.gpu_types, offers=catalog.offers, fits=fits, gpu_count=s.gpu_count,
                           workers_max=s.serverless.workers_max, max_cost_per_hour=s.max_cost_per_hour)
     except NoCandidate as e:
-        raise _refusal(s, str(e)) from None
+        raise _refusal(s, str(e), over_budget=any(d.over_budget for d in e.dropped)) from None
     refused = [d for d in plan.dropped if d.gpu_type_id in s.gpu_types]
+    dear = [d for d in refused if d.over_budget]
+    if dear:
+        raise _refusal(s, "; ".join(f"{d.gpu_type_id}: {d.reason}" for d in dear) + f". Raise {PROJECT}:"
+                       f"maxCostPerHour, lower {PROJECT}:workersMax or {PROJECT}:gpuCount, or remove them from "
+                       f"{PROJECT}:gpuTypes", over_budget=True)
     if refused:
         raise _refusal(s, "; ".join(f"{d.gpu_type_id}: {d.reason}" for d in refused) + ". Remove them from "
                        f"{PROJECT}:gpuTypes, or list GPU types that RunPod Serverless offers")
     return plan
 
 
-def _refusal(s: Settings, reason: str) -> SettingsError:
-    key = "maxCostPerHour" if "maxCostPerHour" in reason and s.max_cost_per_hour is not None else "gpuTypes"
-    value = str(s.max_cost_per_hour) if key == "maxCostPerHour" else json.dumps(list(s.gpu_types))
-    return SettingsError(key, value, f"with deployment serverless, {reason}.")
+def _refusal(s: Settings, reason: str, *, over_budget: bool = False) -> SettingsError:
+    if over_budget and s.max_cost_per_hour is not None:
+        return SettingsError("maxCostPerHour", str(s.max_cost_per_hour), f"with deployment serverless, {reason}.")
+    return SettingsError("gpuTypes", json.dumps(list(s.gpu_types)), f"with deployment serverless, {reason}.")
 
 
 def serverless_price(plan: PoolPlan, workers_max: int, gpu_count: int) -> dict[str, Any]:
