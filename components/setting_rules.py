@@ -52,7 +52,8 @@ def dollars_per_hour(raw: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value <= MAX_DOLLARS_PER_HOUR:
-        raise ValueError("expected US dollars per hour, a number above 0 (e.g. 1.50)")
+        raise ValueError(f"expected US dollars per hour, a number above 0 and at most {MAX_DOLLARS_PER_HOUR:g} "
+                         "(e.g. 1.50)")
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -25,6 +26,7 @@ from components.runpod import (
     Unauthorized,
     scrub,
 )
+from tests.fakes.loopback import serving
 from tests.fakes.runpod import NO_FREE_GPUS, NO_INSTANCES, FakeRunPod, Timings
 
 L40S = "NVIDIA L40S"
@@ -300,6 +302,26 @@ def test_follow_sees_live_lines_and_resumes_where_a_dropped_stream_ended() -> No
         reader.join(timeout=5)
         assert [line.line for line in seen] == ["first live line", "second live line"]  # nothing twice
         assert len([r for r in fake.calls("GET", r"/v2/pods/.+/logs") if r.status == 200]) >= 2
+
+
+def test_follow_pauses_before_reopening_a_stream_that_closed_at_once() -> None:
+    opens: list[float] = []
+
+    class EmptyStream(BaseHTTPRequestHandler):  # a stopped pod's log: 200, nothing, closed at once
+        def do_GET(self) -> None:
+            opens.append(time.monotonic())
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    with serving(EmptyStream) as address:
+        client = RunPodClient("rpa_" + "k" * 40, f"http://{address}")
+        assert list(client.pods.logs("pod1", follow=True, idle_s=0.4, max_s=1.0)) == []
+    assert 2 <= len(opens) <= 4, f"{len(opens)} opens in 1 s: one per idle_s at most, not a tight loop"
 
 
 def test_logs_of_an_unknown_pod_are_not_found(client: RunPodClient) -> None:

@@ -20,6 +20,8 @@ from components.runpod.transport import Transport
 
 __all__ = ["LogLine", "read_log_stream"]
 
+RECONNECT_PAUSE_S = 2.0  # with follow: the least time between two opens of a stream that brought nothing
+
 
 @dataclass(frozen=True)
 class LogLine:
@@ -51,6 +53,7 @@ class _SseReader:
         started = time.monotonic()
         seen = 0
         while True:
+            before, opened = seen, time.monotonic()
             response = self.transport.open_stream(self.path, self.params, self.last_event_id, self.idle_s)
             try:
                 for event in self._read(response, started):
@@ -62,6 +65,8 @@ class _SseReader:
                 response.close()
             if not self.follow or self._over_time(started):
                 return
+            if seen == before:  # a stream that closed at once with nothing new (a stopped pod): pause, not a loop
+                time.sleep(max(0.0, min(self.idle_s, RECONNECT_PAUSE_S) - (time.monotonic() - opened)))
 
     def _read(self, response: requests.Response, started: float) -> Iterator[LogLine]:
         last_event = time.monotonic()
