@@ -7,6 +7,7 @@ health command and the providers share it. A bad value fails with the variable's
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ def seconds(knob: Knob, environ: Mapping[str, str] | None = None) -> float:
         value = float(raw)
     except ValueError:
         value = float("nan")
-    if not value > 0 or value != value or value == float("inf"):
+    if not (math.isfinite(value) and value > 0):
         raise TuningError(f"{knob.env}={raw!r} must be a positive number of seconds ({knob.meaning}); "
                           f"unset it for the default, {knob.default:g}")
     if knob.below is not None and value >= knob.below:

@@ -37,7 +37,7 @@ from components.providers.pod_rules import (
     live_outputs,
     pod_outputs,
 )
-from components.runpod import NotFound, PodInfo
+from components.runpod import NotFound
 
 __all__ = ["POD_TYPE", "Pod", "PodArgs", "PodError", "PodProvider"]
 
@@ -88,14 +88,15 @@ class PodProvider(RunPodProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         client = self.env_client(props)
         with errors_without_secrets(client, PodError):
-            try:
-                pod: PodInfo | None = client.pods.get(id_)
-            except NotFound:
-                pod = None
+            # Orphans first: a pod an unfinished create left bills, so it is ended even when reading ours fails.
             if props.get("name"):  # a read may run beside an up that creates (preview --refresh): spare young pods
                 spec = POD_INPUTS.parse(props)
                 end_orphans_of(client, spec.name, older_than_s=create_window_s(client, spec.ready_timeout_s))
-        if pod is None or pod.status == "TERMINATED":
+            try:
+                pod = client.pods.get(id_)
+            except NotFound:
+                return ReadResult(None, {})
+        if pod.status == "TERMINATED":
             return ReadResult(None, {})
         if pod.status == "ERROR":
             pulumi.log.warn(errored_message(pod))

@@ -17,6 +17,9 @@ from typing import Any
 from components.names import provisional_name
 from tests.chaos.knobs import LATE_LANDING_S, NAME, NO_ANSWER_S
 from tests.fakes.runpod import FakeRunPod
+from tests.fakes.runpod.model import version
+
+FLOOR = version("12.9")  # the campaign's image floor (lifecycle.py)
 
 __all__ = ["KINDS_BY_CALL", "Injection", "draw", "stage"]
 
@@ -159,8 +162,8 @@ def _take_gpus(fake: FakeRunPod, which: Callable[[Any], bool], leave: int = 0) -
 def _hold_all_but_one(fake: FakeRunPod, gpu: str) -> Undo:
     """One GPU of the type left, on its current host: a create that lands later holds it, so the retry finds
     none (the issue's silent leak)."""
-    old = _take_gpus(fake, lambda h: h.gpu_type_id == gpu and h.cuda_version < "12.9")
-    rest = _take_gpus(fake, lambda h: h.gpu_type_id == gpu and h.cuda_version >= "12.9", leave=1)
+    old = _take_gpus(fake, lambda h: h.gpu_type_id == gpu and version(h.cuda_version) < FLOOR)
+    rest = _take_gpus(fake, lambda h: h.gpu_type_id == gpu and version(h.cuda_version) >= FLOOR, leave=1)
 
     def undo() -> None:
         old()
