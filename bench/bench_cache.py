@@ -1,7 +1,8 @@
 """Model: time and money to the first answer for a fresh pod, and for a pod on a warm model cache volume.
 
 Nothing here talks to RunPod: it adds up the phases of a start from stated assumptions, at the low, typical and
-high ends of the figures the research gathered, and prints both starts side by side. Every figure is a flag.
+high ends of the figures the research gathered, and prints each start (fresh pod, cold volume, warm volume, warm
+volume with the image already on the host) side by side. Every figure is a flag.
 
 Sources (../shared/research/):
 - image: vLLM's image is ~12 GB compressed (vllm_autoglm.md §2.1, vllm #27154); "several minutes of image pull on
@@ -21,7 +22,8 @@ Sources (../shared/research/):
 
 No target: the figures are the research's, not measurements, so the script states what follows from them.
 
-    python -m bench.bench_cache [--usd-per-hour 0.86] [--cache-gb 30] [--starts-per-month 20]
+    python -m bench.bench_cache [--usd-per-hour 0.86] [--image-gb 12] [--weights-gb 20.6] [--cache-gb 30]
+                                [--starts-per-month 20] [--volume-speed 1.0]
 """
 
 from __future__ import annotations
@@ -113,26 +115,35 @@ def main() -> int:
     print(f"Time and money to the first answer: {args.image_gb:g} GB image, {args.weights_gb:g} GB weights, "
           f"${args.usd_per_hour:.2f}/h billed from placement")
     for figures in (LOW, TYPICAL, HIGH):
-        f = replace(figures, volume_gb_per_s=figures.volume_gb_per_s * args.volume_speed)
-        starts = [start(f, args.image_gb, args.weights_gb)
-                  for start in (fresh_pod, cold_volume, warm_volume, warm_volume_image_on_host)]
-        print(f"{f.label} case (image {f.image_gb_per_s * 1000:.0f} MB/s, hub {f.hub_gb_per_s * 1000:.0f} MB/s, "
-              f"volume {f.volume_gb_per_s * 1000:.0f} MB/s, engine {f.engine_s:.0f} s):")
+        starts = _starts(figures, args)
+        print(f"{figures.label} case (image {figures.image_gb_per_s * 1000:.0f} MB/s, hub "
+              f"{figures.hub_gb_per_s * 1000:.0f} MB/s, volume {figures.volume_gb_per_s * args.volume_speed * 1000:.0f}"
+              f" MB/s, engine {figures.engine_s:.0f} s):")
         for one in starts:
             print(_row(one, args.usd_per_hour))
-        if figures is TYPICAL:
-            fresh, warm = starts[0], starts[2]
+    typical = _starts(TYPICAL, args)
+    fresh, warm = typical[0], typical[2]
     saved_s = fresh.seconds - warm.seconds
-    saved = saved_s / 3600 * args.usd_per_hour
     price = monthly_price(args.cache_gb, "STANDARD") or 0.0
+    print(f"The volume: {args.cache_gb} GB STANDARD bills ${price:.2f}/month whether pods run or not.")
+    if saved_s <= 0:
+        print(f"Typical figures: a pod on a warm volume is no sooner than a fresh pod ({saved_s / 60:+.1f} min): "
+              "at this volume speed the cache buys neither time nor money.")
+        return 0
+    saved = saved_s / 3600 * args.usd_per_hour
     print(f"Typical figures: a pod on a warm volume answers {saved_s / 60:.1f} min sooner than a fresh pod "
           f"({warm.seconds / fresh.seconds:.0%} of its time) and saves ${saved:.3f} of GPU time; the image pull, "
           "which no volume holds, is the largest part left.")
-    print(f"The volume: {args.cache_gb} GB STANDARD bills ${price:.2f}/month whether pods run or not; "
-          f"{args.starts_per_month} warm starts a month save ${saved * args.starts_per_month:.2f} of GPU time. It pays "
-          f"for itself in GPU time from {price / saved:.0f} starts a month; below that it buys minutes (and "
+    print(f"{args.starts_per_month} warm starts a month save ${saved * args.starts_per_month:.2f} of GPU time. It "
+          f"pays for itself in GPU time from {price / saved:.0f} starts a month; below that it buys minutes (and "
           "independence from Hugging Face's speed), not money.")
     return 0
+
+
+def _starts(figures: Figures, args: argparse.Namespace) -> list[Start]:
+    f = replace(figures, volume_gb_per_s=figures.volume_gb_per_s * args.volume_speed)
+    return [start(f, args.image_gb, args.weights_gb)
+            for start in (fresh_pod, cold_volume, warm_volume, warm_volume_image_on_host)]
 
 
 if __name__ == "__main__":
