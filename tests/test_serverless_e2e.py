@@ -14,7 +14,7 @@ import pytest
 from tests.engine import SimulatedStack
 from tests.engine_values import is_secret
 from tests.registry import LocalRegistry
-from tests.stack_world import DEV, DIGEST, ENDPOINT, HEALTH, POD, PROD, REPO, World, ops, running_world
+from tests.stack_world import DEV, DIGEST, ENDPOINT, HEALTH, POD, PROD, REPO, VOLUME, World, ops, running_world
 
 ADA6000 = "NVIDIA RTX 6000 Ada Generation"
 
@@ -200,3 +200,14 @@ def test_a_catalog_outage_with_a_key_at_hand_says_retry_not_set_a_key(world: Wor
         serverless(world, "dev", DEV).preview()
     assert "could not be read" in str(caught.value) and "Retry once RunPod answers" in str(caught.value)
     assert "Set autoglm-runpod:runpodApiKey" not in str(caught.value)
+
+
+def test_the_cache_volume_is_placed_for_the_pools_the_endpoint_uses_not_every_type_that_fits(world: World) -> None:
+    dev = serverless(world, "dev", DEV | {"gpuTypes": '["auto"]', "maxCostPerHour": "3", "modelCacheGb": "30"})
+    dev.up()
+    (volume,) = [r for r in dev.state.values() if r.typ == VOLUME]
+    (created,) = [r.body for r in world.runpod.calls("POST", "/v2/serverless")]
+    assert "NVIDIA L40S" not in volume.inputs["gpu_type_ids"], "2 workers on L40S cost $3.82/h, over the budget"
+    assert volume.inputs["auto_gpu_type_ids"] == []
+    assert set(created["gpu"]["pools"]) == {"AMPERE_48"} and volume.inputs["gpu_type_ids"] == ["NVIDIA A40"]
+    dev.destroy()

@@ -43,9 +43,11 @@ class ModelCache:
 
 
 def model_cache(name: str, s: Settings, image: ImageChoice, parent: pulumi.Resource,
-                products: Sequence[str] = ("POD",)) -> ModelCache | None:
+                products: Sequence[str] = ("POD",), gpu_type_ids: Sequence[str] | None = None) -> ModelCache | None:
     """The managed volume when `modelCacheGb` is set. Its data center is chosen at its create where the GPU types
-    of `products` (POD, SERVERLESS) are free at the image's CUDA floor."""
+    of `products` (POD, SERVERLESS) are free at the image's CUDA floor: `gpu_type_ids` when given (a serverless
+    endpoint's pool plan, auto and the budget already applied: its workers can only run where the volume is),
+    else `gpuTypes`."""
     cache = s.model_cache
     if cache is None:
         return None
@@ -54,8 +56,8 @@ def model_cache(name: str, s: Settings, image: ImageChoice, parent: pulumi.Resou
         size_gb=cache.size_gb,
         volume_type=cache.volume_type,
         data_center_id=cache.data_center,
-        gpu_type_ids=list(s.gpu_types),
-        auto_gpu_type_ids=list(s.auto_gpu_types),
+        gpu_type_ids=list(s.gpu_types if gpu_type_ids is None else gpu_type_ids),
+        auto_gpu_type_ids=list(s.auto_gpu_types if gpu_type_ids is None else ()),
         gpu_count=s.gpu_count,
         min_cuda_version=image.facts.cuda_floor,
         max_cost_per_hour=s.max_cost_per_hour,

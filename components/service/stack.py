@@ -37,7 +37,8 @@ class AutoGLMService(pulumi.ComponentResource):
         if not self.image.built_by_stack and self.api_key is not None:
             pulumi.log.warn(READY_IMAGE_WARNING)  # with publicEndpoint, its own warning already says it is open
         self.model_cache = model_cache(name, settings, self.image, self,
-                                       products=("SERVERLESS",) if pools else ("POD",))
+                                       products=("SERVERLESS",) if pools else ("POD",),
+                                       gpu_type_ids=pools.gpu_type_ids if pools else None)
         self.deployment: PodDeployment | EndpointDeployment = (
             EndpointDeployment(name, settings, secrets, self.image, pools, self, self.model_cache) if pools
             else PodDeployment(name, settings, secrets, self.image, self.api_key, self, self.model_cache))
