@@ -9,7 +9,8 @@ import re
 
 from components.compat.releases import split_tag
 
-__all__ = ["BOUNDS", "DATA_CENTER_ID", "dollars_per_hour", "model_id_problem", "vllm_version", "whole_number"]
+__all__ = ["BOUNDS", "DATA_CENTER_ID", "data_center", "dollars_per_hour", "model_id_problem", "vllm_version",
+           "whole_number"]
 
 # Whole-number settings and their inclusive bounds.
 BOUNDS: dict[str, tuple[int, int]] = {
@@ -55,6 +56,16 @@ def dollars_per_hour(raw: str) -> float:
         raise ValueError(f"expected US dollars per hour, a number above 0 and at most {MAX_DOLLARS_PER_HOUR:g} "
                          "(e.g. 1.50)")
     return value
+
+
+def data_center(raw: str) -> str:
+    """A RunPod data center id (`EU-RO-1`), in the upper case RunPod needs."""
+    value = raw.strip()
+    if DATA_CENTER_ID.match(value):
+        return value
+    hint = f" Did you mean {value.upper()!r}?" if DATA_CENTER_ID.match(value.upper()) else ""
+    raise ValueError("expected a RunPod data center id in upper case such as EU-RO-1 or US-TX-3 (RunPod's console "
+                     f"lists them).{hint}")
 
 
 def model_id_problem(model: str) -> str | None:

@@ -32,12 +32,8 @@ _RULES: dict[str, Callable[[str], object]] = {
     "model": _model_id,
     "maxModelLen": partial(setting_rules.whole_number, "maxModelLen"),
     "maxCostPerHour": setting_rules.dollars_per_hour,
-    "modelCacheDataCenter": lambda text: text if setting_rules.DATA_CENTER_ID.match(text) else _bad_data_center(),
+    "modelCacheDataCenter": setting_rules.data_center,
 }
-
-
-def _bad_data_center() -> str:
-    raise ValueError("expected a RunPod data center id in upper case such as EU-RO-1")
 
 
 def _as(key: str) -> Callable[[str], object]:

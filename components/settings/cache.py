@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from components.names import PROJECT
 from components.runpod.volumes import VOLUME_TYPES
-from components.setting_rules import DATA_CENTER_ID
+from components.setting_rules import data_center
 from components.settings.errors import SettingsError
 from components.settings.values import Raw
 from components.stack_config import DEFAULTS
@@ -44,11 +44,10 @@ def model_cache(raw: Raw, network_volume_id: str | None) -> ModelCacheSettings |
 
 def _data_center(raw: Raw) -> str | None:
     value = raw.text("modelCacheDataCenter")
-    if value is None or DATA_CENTER_ID.match(value):
-        return value
-    hint = f" Did you mean {value.upper()!r}?" if DATA_CENTER_ID.match(value.upper()) else ""
-    raise SettingsError("modelCacheDataCenter", value, "expected a RunPod data center id in upper case such as "
-                        f"EU-RO-1 or US-TX-3 (RunPod's console lists them).{hint}")
+    try:
+        return None if value is None else data_center(value)
+    except ValueError as e:
+        raise SettingsError("modelCacheDataCenter", value, str(e)) from None
 
 
 def _refuse_orphans(raw: Raw) -> None:
