@@ -11,7 +11,6 @@ from components.runpod.volumes import VOLUME_TYPES
 from components.setting_rules import data_center
 from components.settings.errors import SettingsError
 from components.settings.values import Raw
-from components.stack_config import DEFAULTS
 
 __all__ = ["ModelCacheSettings", "model_cache"]
 
@@ -51,10 +50,8 @@ def _data_center(raw: Raw) -> str | None:
 
 
 def _refuse_orphans(raw: Raw) -> None:
-    """A cache setting other than its default without `modelCacheGb` does nothing: most likely a mistake. (The
-    CLI fills in schema defaults, so a default value is no sign the user set it.)"""
+    """A cache setting other than its default without `modelCacheGb` does nothing: most likely a mistake."""
     for key in _NEEDS_THE_CACHE:
-        value = raw.text(key)
-        if value is not None and value.lower() != str(DEFAULTS.get(key, "")).lower():
-            raise SettingsError(key, value, f"it only applies with {PROJECT}:modelCacheGb (the volume the stack "
-                                "manages for the model cache). Set modelCacheGb too, or unset this key.")
+        if raw.differs_from_default(key):
+            raise SettingsError(key, raw.text(key), f"it only applies with {PROJECT}:modelCacheGb (the volume the "
+                                "stack manages for the model cache). Set modelCacheGb too, or unset this key.")

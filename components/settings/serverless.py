@@ -62,7 +62,7 @@ def check_deployment_keys(raw: Raw, chosen: Deployment, config: Serverless) -> N
     a serverless minimum above its maximum."""
     if chosen == "serverless":
         for key, why in POD_ONLY.items():
-            if _differs(raw, key):
+            if raw.differs_from_default(key):
                 raise SettingsError(key, raw.get(key), f"it applies to deployment pod only, and this stack deploys "
                                     f"serverless: {why}. Remove it (`pulumi config rm {key}`), or set "
                                     f"{PROJECT}:deployment pod.")
@@ -72,19 +72,8 @@ def check_deployment_keys(raw: Raw, chosen: Deployment, config: Serverless) -> N
                                 "more than workersMax. Lower workersMin or raise workersMax.")
         return
     for key in SERVERLESS_ONLY:
-        if _differs(raw, key):
+        if raw.differs_from_default(key):
             raise SettingsError(key, raw.get(key), f"it applies to deployment serverless only, and this stack "
                                 f"deploys a pod. Remove it (`pulumi config rm {key}`), or set "
                                 f"{PROJECT}:deployment serverless.")
 
-
-def _differs(raw: Raw, key: str) -> bool:
-    value = raw.text(key)
-    default = DEFAULTS.get(key)
-    if value is None or default is None:
-        return value is not None
-    if isinstance(default, bool):
-        return value.lower() != str(default).lower()
-    if isinstance(default, int):
-        return not value.isdigit() or int(value) != default
-    return value.upper() != str(default).upper()

@@ -42,6 +42,19 @@ class Raw:
             raise SettingsError(key, raw, f"it is empty; remove it (`pulumi config rm {key}`) or give a value.")
         return value
 
+    def differs_from_default(self, key: str) -> bool:
+        """Set to something other than its default. The CLI fills in schema defaults, so a key at its default is
+        no sign the user set it."""
+        value = self.text(key)
+        default = DEFAULTS.get(key)
+        if value is None or default is None:
+            return value is not None
+        if isinstance(default, bool):
+            return value.lower() != str(default).lower()
+        if isinstance(default, int):
+            return not value.isdigit() or int(value) != default
+        return value.upper() != str(default).upper()
+
     def checked(self, key: str, rule: Callable[[str], str | None]) -> str | None:
         """`text(key)`, refused when `rule` says what is wrong with it."""
         value = self.text(key)
