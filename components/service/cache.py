@@ -29,7 +29,6 @@ CACHE_MOUNT_PATH = VOLUME_MOUNT_PATH
 @dataclass(frozen=True)
 class ModelCache:
     volume: Volume
-    mount_path: str = CACHE_MOUNT_PATH
 
     @property
     def data_center_ids(self) -> pulumi.Output[list[str]]:

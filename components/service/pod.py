@@ -8,14 +8,14 @@ import pulumi
 
 from components.names import resource_name
 from components.providers.pod import Pod, PodArgs
-from components.service.cache import ModelCache
+from components.service.cache import CACHE_MOUNT_PATH, ModelCache
 from components.service.images import ImageChoice
 from components.service.launch import SERVED_PORT, container_launch, launch_fingerprint
 from components.settings import Secrets, Settings
 
-__all__ = ["VOLUME_MOUNT_PATH", "PodDeployment"]
+__all__ = ["OWN_VOLUME_MOUNT_PATH", "PodDeployment"]
 
-VOLUME_MOUNT_PATH = "/workspace"
+OWN_VOLUME_MOUNT_PATH = "/workspace"  # a volume of your own (networkVolumeId), where existing stacks have it
 
 
 class PodDeployment:
@@ -49,7 +49,7 @@ def _pod_args(name: str, s: Settings, secrets: Secrets, image: ImageChoice,
               api_key: pulumi.Output[str] | None, cache: ModelCache | None) -> PodArgs:
     # A volume of your own stays at /workspace, where existing stacks mount it; the managed cache mounts where
     # serverless workers see volumes. Either way the caches sit at hf/ and vllm/ inside the volume.
-    mount_path = cache.mount_path if cache else VOLUME_MOUNT_PATH
+    mount_path = CACHE_MOUNT_PATH if cache else OWN_VOLUME_MOUNT_PATH
     env, args = container_launch(s, secrets, image, mount_path if s.has_volume else None)
     if api_key is not None:
         env["VLLM_API_KEY"] = api_key
