@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ import pulumi
 from pulumi_command import local
 
 from components import compat
-from components.image_ref import validate_image_repository
+from components.image_ref import DIGEST_RE, PLATFORM_RE, validate_image_repository
 
 __all__ = [
     "DOCKER_DIR",
@@ -57,8 +56,6 @@ AUTOGLM_FLAGS: tuple[tuple[str, str], ...] = (
     ("--chat-template-content-format", "string"),
 )
 
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-_PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 
 
 @dataclass
@@ -146,7 +143,7 @@ def ref_from_build_output(stdout: str | None, repository: str) -> str:
     except json.JSONDecodeError as e:
         raise ValueError(f"the buildx metadata is not JSON ({e})") from e
     digest = metadata.get("containerimage.digest") if isinstance(metadata, dict) else None
-    if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
+    if not isinstance(digest, str) or not DIGEST_RE.match(digest):
         raise ValueError(f"the buildx metadata has no containerimage.digest (got {digest!r}); was the image pushed?")
     return f"{repository}@{digest}"
 
@@ -172,7 +169,7 @@ def check_image_args(args: VllmImageArgs) -> None:
     if not _version_ok(args.vllm_version):
         raise ImageArgsError(f"VllmImageArgs.vllm_version {args.vllm_version!r} (the vllmVersion setting): expected "
                              "a vllm/vllm-openai tag without its v, such as 0.12.0")
-    if not _PLATFORM_RE.match(args.platform):
+    if not PLATFORM_RE.match(args.platform):
         raise ImageArgsError(f"platform {args.platform!r} is not an os/arch pair such as linux/amd64")
     if not (args.context_dir / "Dockerfile").is_file():
         raise ImageArgsError(f"{args.context_dir} holds no Dockerfile; the image is built from {DOCKER_DIR}")

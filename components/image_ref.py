@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["private_by_default", "registry_host", "split_image_reference", "validate_image_reference",
-           "validate_image_repository"]
+__all__ = ["DIGEST_RE", "PLATFORM_RE", "private_by_default", "registry_host", "split_image_reference",
+           "validate_image_reference", "validate_image_repository"]
 
 # The distribution/reference grammar: an optional registry host[:port], then lowercase path components.
 _REPO_RE = re.compile(
@@ -14,7 +14,8 @@ _REPO_RE = re.compile(
     r"(?::[0-9]+)?)/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")  # os/arch[/variant], as buildx takes it
 # Registries whose repositories anonymous pulls cannot read until someone opens them: (host pattern, why,
 # how to open one). Docker Hub repositories are public unless made private.
 _PRIVATE_BY_DEFAULT: tuple[tuple[re.Pattern[str], str, str], ...] = (
@@ -74,7 +75,7 @@ def validate_image_repository(value: str) -> str | None:
 def split_image_reference(value: str) -> tuple[str, str | None, str | None]:
     """`repo:tag@sha256:…` → (repository, tag or None, digest or None); ValueError saying what is wrong."""
     rest, _, digest = value.partition("@")
-    if digest and not _DIGEST_RE.match(digest):
+    if digest and not DIGEST_RE.match(digest):
         raise ValueError("a digest must be sha256: followed by 64 lowercase hex digits")
     repo, tag = rest, None
     last = rest.rsplit("/", 1)[-1]

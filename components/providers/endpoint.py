@@ -13,7 +13,7 @@ and says so), and `delete` treats 404 as done. The inputs are in `endpoint_input
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -136,9 +136,7 @@ class Endpoint(pulumi.dynamic.Resource, module="runpod", name="Endpoint"):
     created_at: pulumi.Output[str | None]
 
     def __init__(self, resource_name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        given = {f.name: getattr(args, f.name) for f in fields(args)}
-        props: dict[str, Any] = ENDPOINT_INPUTS.with_defaults({k: v for k, v in given.items() if v is not None})
-        props.update(dict.fromkeys(Endpoint.__annotations__))
+        props = ENDPOINT_INPUTS.resource_props(args, Endpoint.__annotations__)
         # env may carry the HF token: keep it encrypted in state (input and output) whatever the program passed.
         if args.env is not None:
             props["env"] = pulumi.Output.secret(args.env)

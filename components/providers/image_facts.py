@@ -10,18 +10,18 @@ nothing (the built image's reference is not known then): there the table's floor
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi.dynamic
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
-from components.image_ref import validate_image_reference
+from components.image_ref import PLATFORM_RE, validate_image_reference
 from components.names import setting
+from components.providers.checks import check_cuda, check_optional_text
 from components.providers.schema import Schema, spec_field
 from components.registry import ImageFacts as Facts
 from components.registry import NotFound, RateLimited, RegistryError, Unavailable, inspect_image
@@ -30,8 +30,6 @@ __all__ = ["FACTS_INPUTS", "FACTS_TYPE", "ImageFacts", "ImageFactsArgs", "ImageF
            "ImageFactsSpec"]
 
 FACTS_TYPE = "pulumi-python:dynamic/registry:ImageFacts"
-_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
-_CUDA = re.compile(r"^\d+\.\d+$")
 
 
 class ImageFactsError(RuntimeError):
@@ -44,15 +42,7 @@ def _image_problem(v: Any) -> str | None:
 
 
 def _platform_problem(v: Any) -> str | None:
-    return None if isinstance(v, str) and _PLATFORM.match(v) else "must be an os/arch pair such as linux/amd64"
-
-
-def _text_problem(v: Any) -> str | None:
-    return None if isinstance(v, str) and v.strip() else "must be a non-empty string"
-
-
-def _cuda_problem(v: Any) -> str | None:
-    return None if isinstance(v, str) and _CUDA.match(v) else 'must be a CUDA version as major.minor, e.g. "12.9"'
+    return None if isinstance(v, str) and PLATFORM_RE.match(v) else "must be an os/arch pair such as linux/amd64"
 
 
 @dataclass(frozen=True)
@@ -61,10 +51,11 @@ class ImageFactsSpec:
 
     image: str = spec_field(_image_problem, convert=str)
     platform: str = spec_field(_platform_problem, convert=str, default="linux/amd64")
-    registry_auth_id: str | None = spec_field(_text_problem, convert=str, setting=setting("registryAuthId"),
+    registry_auth_id: str | None = spec_field(check_optional_text, convert=str, setting=setting("registryAuthId"),
                                               default=None)
-    vllm_version: str | None = spec_field(_text_problem, convert=str, setting=setting("vllmVersion"), default=None)
-    table_cuda_floor: str | None = spec_field(_cuda_problem, convert=str, setting=setting("vllmVersion"),
+    vllm_version: str | None = spec_field(check_optional_text, convert=str, setting=setting("vllmVersion"),
+                                          default=None)
+    table_cuda_floor: str | None = spec_field(check_cuda, convert=str, setting=setting("vllmVersion"),
                                               default=None)
 
 
@@ -161,7 +152,5 @@ class ImageFacts(pulumi.dynamic.Resource, module="registry", name="ImageFacts"):
     config_digest: pulumi.Output[str]
 
     def __init__(self, resource_name: str, args: ImageFactsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        given = {f.name: getattr(args, f.name) for f in fields(args)}
-        props: dict[str, Any] = FACTS_INPUTS.with_defaults({k: v for k, v in given.items() if v is not None})
-        props.update(dict.fromkeys(ImageFacts.__annotations__))
+        props = FACTS_INPUTS.resource_props(args, ImageFacts.__annotations__)
         super().__init__(ImageFactsProvider(), resource_name, props, opts)

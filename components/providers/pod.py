@@ -17,7 +17,7 @@ State written before this layout names `components.pod.PodProvider`, which stays
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -189,9 +189,7 @@ class Pod(pulumi.dynamic.Resource, module="runpod", name="Pod"):
     endpoint_url: pulumi.Output[str]
 
     def __init__(self, resource_name: str, args: PodArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        given = {f.name: getattr(args, f.name) for f in fields(args)}
-        props: dict[str, Any] = POD_INPUTS.with_defaults({k: v for k, v in given.items() if v is not None})
-        props.update(dict.fromkeys(_output_keys()))
+        props = POD_INPUTS.resource_props(args, Pod.__annotations__)
         # env carries the HF token and the vLLM key: keep it encrypted in state (input and output) whatever
         # the program passed.
         if args.env is not None:
@@ -199,7 +197,3 @@ class Pod(pulumi.dynamic.Resource, module="runpod", name="Pod"):
         secret_env = pulumi.ResourceOptions(additional_secret_outputs=["env"])
         super().__init__(PodProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_env))
 
-
-def _output_keys() -> tuple[str, ...]:
-    """What RunPod reports beside the inputs: the annotated attributes of `Pod`."""
-    return tuple(Pod.__annotations__)

@@ -10,7 +10,7 @@ the typed spec from raw props, and messages that name the setting.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import pulumi
@@ -63,6 +63,15 @@ class Schema(Generic[Spec]):
     def with_defaults(self, props: Mapping[str, Any]) -> dict[str, Any]:
         """`props` (less the host's `__provider`) over the defaults."""
         return {**self.defaults(), **{k: v for k, v in props.items() if k != "__provider"}}
+
+    def resource_props(self, args: Any, outputs: Iterable[str]) -> dict[str, Any]:
+        """What a Resource registers: the args dataclass the program passed over the declared defaults (None
+        takes the default), and every output key, unknown until the provider answers (an input of the same name
+        keeps its value)."""
+        given = {f.name: getattr(args, f.name) for f in dataclasses.fields(args)}
+        props = self.with_defaults({k: v for k, v in given.items() if v is not None})
+        props.update({k: props.get(k) for k in outputs})
+        return props
 
     def setting(self, key: str) -> str:
         """The stack setting behind a property (the property itself when no setting maps to it)."""

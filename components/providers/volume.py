@@ -10,7 +10,7 @@ create is found again by name. Independent of the pod: anything that can mount a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -110,7 +110,5 @@ class Volume(pulumi.dynamic.Resource, module="runpod", name="Volume"):
     monthly_price_usd: pulumi.Output[float | None]
 
     def __init__(self, resource_name: str, args: VolumeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        given = {f.name: getattr(args, f.name) for f in fields(args)}
-        props: dict[str, Any] = VOLUME_INPUTS.with_defaults({k: v for k, v in given.items() if v is not None})
-        props.update({k: props.get(k) for k in Volume.__annotations__})
+        props = VOLUME_INPUTS.resource_props(args, Volume.__annotations__)
         super().__init__(VolumeProvider(), resource_name, props, opts)
