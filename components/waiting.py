@@ -2,7 +2,9 @@
 
 Every poll of the stack (a pod reaching RUNNING or a stop, pods a lost create may still make, vLLM's
 /health) is `wait_until(read, done, deadline=..., pauses=...)`; what a read means and how progress is shown
-stay with the caller.
+stay with the caller. A call that is simply sent again after a failure that proves nothing (a rename, a
+listing through an outage) is `again_until(call, retried=..., deadline=..., pause_s=...)`; deleting, which
+reads back between tries, has its own loop (components/providers/deleting.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["Deadline", "WaitTimedOut", "pauses", "wait_until"]
+__all__ = ["Deadline", "WaitTimedOut", "again_until", "pauses", "wait_until"]
 
 
 @dataclass
@@ -66,3 +68,17 @@ def wait_until(read: Callable[[], T], done: Callable[[T], bool], *, deadline: De
             raise WaitTimedOut(value)
         time.sleep(min(next(pauses), deadline.remaining()))
         value = read()
+
+
+def again_until(call: Callable[[], T], *, retried: tuple[type[Exception], ...], deadline: Deadline, pause_s: float,
+                on_retry: Callable[[Exception], None] = lambda _error: None) -> T:
+    """`call()` until it returns. A failure of a `retried` type is sent again after `pause_s` (`on_retry` hears of
+    it) while the deadline allows; the last failure, or any other, is raised."""
+    while True:
+        try:
+            return call()
+        except retried as e:
+            if deadline.expired():
+                raise
+            on_retry(e)
+        time.sleep(min(pause_s, deadline.remaining()))

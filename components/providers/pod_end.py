@@ -16,7 +16,6 @@ any create can take (`create_window_s`), and names a younger one.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,7 +27,7 @@ from components.providers.base import landing_grace_s
 from components.providers.deleting import RETRIED, Deletion, delete_until_gone
 from components.providers.pod_rules import sweep_hint
 from components.runpod import TRANSIENT, PodInfo, RunPodClient, RunPodError
-from components.waiting import Deadline
+from components.waiting import Deadline, again_until
 
 __all__ = ["RETRIED", "Termination", "create_window_s", "end_orphans", "end_orphans_of", "terminate_pod"]
 
@@ -106,15 +105,11 @@ def end_orphans(client: RunPodClient, name: str, pods: Sequence[PodInfo],
 def end_orphans_of(client: RunPodClient, name: str, older_than_s: float | None = None) -> None:
     """`end_orphans` after a listing of its own, for a refresh or a delete. The listing is asked again through an
     outage, until RUNPOD_STOP_TIMEOUT_S; should it still fail, the refresh or delete goes on, and says so."""
-    deadline = Deadline(tuning.seconds(tuning.STOP_TIMEOUT))
-    while True:
-        try:
-            pods = client.pods.list()
-            break
-        except RunPodError as e:
-            if not isinstance(e, TRANSIENT) or deadline.expired():
-                pulumi.log.warn(f"could not look for pods an unfinished create of {name!r} left ({e}); the next "
-                                f"`pulumi up` or `pulumi refresh` looks again, or {sweep_hint(name)}")
-                return
-        time.sleep(min(tuning.seconds(tuning.POLL_INTERVAL), deadline.remaining()))
+    try:
+        pods = again_until(client.pods.list, retried=TRANSIENT, deadline=Deadline(tuning.seconds(tuning.STOP_TIMEOUT)),
+                           pause_s=tuning.seconds(tuning.POLL_INTERVAL))
+    except RunPodError as e:
+        pulumi.log.warn(f"could not look for pods an unfinished create of {name!r} left ({e}); the next "
+                        f"`pulumi up` or `pulumi refresh` looks again, or {sweep_hint(name)}")
+        return
     end_orphans(client, name, pods, older_than_s)

@@ -5,7 +5,6 @@ call lives on the (pickled, shared) provider."""
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,7 +33,7 @@ from components.runpod import (
     RunPodClient,
     RunPodError,
 )
-from components.waiting import Deadline, WaitTimedOut, pauses, wait_until
+from components.waiting import Deadline, WaitTimedOut, again_until, pauses, wait_until
 
 __all__ = ["PodCall"]
 
@@ -161,15 +160,14 @@ class PodCall:
         changes a pod in place (no reset); it is sent again after a failure that proves nothing, until
         RUNPOD_STOP_TIMEOUT_S."""
         deadline = Deadline(tuning.seconds(tuning.STOP_TIMEOUT))
-        while True:
-            try:
-                return self.client.pods.update(pod.id, {"name": self.spec.name})
-            except RETRIED as e:
-                if deadline.expired():
-                    raise PodError(f"RunPod did not rename pod {pod.id} to {self.spec.name!r} (its name once created) "
-                                   f"within {deadline.limit_s:g} s ({e}); run `pulumi up` again.") from None
-                pulumi.log.info(f"pod {pod.id}: renaming it failed ({e}); asking again")
-            time.sleep(min(tuning.seconds(tuning.POLL_INTERVAL), deadline.remaining()))
+        try:
+            return again_until(lambda: self.client.pods.update(pod.id, {"name": self.spec.name}), retried=RETRIED,
+                               deadline=deadline, pause_s=tuning.seconds(tuning.POLL_INTERVAL),
+                               on_retry=lambda e: pulumi.log.info(f"pod {pod.id}: renaming it failed ({e}); asking "
+                                                                  "again"))
+        except RETRIED as e:
+            raise PodError(f"RunPod did not rename pod {pod.id} to {self.spec.name!r} (its name once created) "
+                           f"within {deadline.limit_s:g} s ({e}); run `pulumi up` again.") from None
 
     # ---- stop / start ----------------------------------------------------------------------------------
 
