@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 import time
@@ -63,9 +64,13 @@ def test_follow_prints_new_lines_as_they_come(fake: FakeRunPod, pod: FakePod) ->
     proc = subprocess.Popen([sys.executable, "-m", "components.logs", pod.id, "--source", "container",
                              "--tail", "0", "--follow"], cwd=ROOT, env=env(fake), stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.0)  # let it connect
+        deadline = time.monotonic() + 30
+        while not fake.calls("GET", f"/v2/pods/{pod.id}/logs"):  # the stream is open: a line now is a live one
+            assert time.monotonic() < deadline, "the command never opened the log stream"
+            time.sleep(0.05)
         fake.append_log(pod.id, "container", "POST /v1/chat/completions 200")
         assert proc.stdout is not None
+        assert select.select([proc.stdout], [], [], 30)[0], "no line within 30 s"
         assert proc.stdout.readline() == "POST /v1/chat/completions 200\n"
     finally:
         proc.terminate()

@@ -295,7 +295,10 @@ def test_follow_sees_live_lines_and_resumes_where_a_dropped_stream_ended() -> No
         reader = threading.Thread(target=lambda: seen.extend(
             client.pods.logs(pod.id, source="container", tail=0, follow=True, idle_s=0.3, max_s=1.5)))
         reader.start()
-        time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while not fake.calls("GET", f"/v2/pods/{pod.id}/logs"):  # connected: a line now is a live one
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         fake.append_log(pod.id, "container", "first live line")
         time.sleep(0.6)  # the server ends each stream after 0.4 s: the reader reconnects
         fake.append_log(pod.id, "container", "second live line")
