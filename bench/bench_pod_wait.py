@@ -20,13 +20,13 @@ import time
 
 from components import tuning
 from components.providers.pod import POD_TYPE, PodProvider
+from components.waiting import CAP_FACTOR
 from tests.fakes.runpod import FakeRunPod, Timings
 from tests.provider_host import provider_host
 
 SIMULATED_START_S = 600.0  # 1 minute provisioning + 9 minutes pulling the image and starting vLLM
 MAX_CALLS = 60
 POLL_INTERVAL_S = tuning.POLL_INTERVAL.default
-POLL_MAX_FACTOR = 4.0  # components.waiting.pauses grows to four times the first pause
 
 
 def main() -> int:
@@ -47,7 +47,7 @@ def main() -> int:
         running_at = next(at for status, at in fake.pods[pod_id].history if status == "RUNNING")
     seen_at = min(r.at for r in calls if r.method == "GET" and r.path == f"/v2/pods/{pod_id}" and r.at >= running_at)
     lag_s = (seen_at - running_at) / scale
-    longest_interval_s = POLL_INTERVAL_S * POLL_MAX_FACTOR
+    longest_interval_s = POLL_INTERVAL_S * CAP_FACTOR
     by_kind = collections.Counter(f"{r.method} {re.sub(pod_id, '{id}', r.path)}" for r in calls)
 
     print(f"pod {pod_id}: {outs['status']} after {SIMULATED_START_S:.0f} simulated s "

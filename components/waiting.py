@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["Deadline", "WaitTimedOut", "again_until", "pauses", "wait_until"]
+__all__ = ["CAP_FACTOR", "Deadline", "WaitTimedOut", "again_until", "pauses", "wait_until"]
 
 
 @dataclass
@@ -44,9 +44,12 @@ class WaitTimedOut(Exception, Generic[T]):
         self.last = last
 
 
+CAP_FACTOR = 4.0  # pauses grow to this many times the first, unless a cap is given
+
+
 def pauses(first_s: float, factor: float = 1.5, cap_s: float | None = None) -> Iterator[float]:
-    """first, first×factor, … up to `cap_s` (default: four times the first)."""
-    cap = first_s * 4 if cap_s is None else cap_s
+    """first, first×factor, … up to `cap_s` (default: CAP_FACTOR times the first)."""
+    cap = first_s * CAP_FACTOR if cap_s is None else cap_s
     pause = min(first_s, cap)
     while True:
         yield pause

@@ -28,8 +28,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=f"Exit 0 healthy, 1 unhealthy (the reason on the last line), 2 bad usage. A name that does not "
                "resolve or a TLS failure ends the wait at once. "
                f"{tuning.HEALTH_POLL.env}, {tuning.HEALTH_REQUEST_TIMEOUT.env} and {tuning.HEALTH_UNREACHABLE.env} "
-               "tune the /health poll cap (default 1 s), the per-request timeout and how long another machine may "
-               "refuse connections (default 120 s).")
+               f"tune the /health poll cap (default {tuning.HEALTH_POLL.default:g} s), the per-request timeout "
+               f"(default {tuning.HEALTH_REQUEST_TIMEOUT.default:g} s) and how long another machine may refuse "
+               f"connections (default {tuning.HEALTH_UNREACHABLE.default:g} s).")
     p.add_argument("--base-url", required=True, help="server URL, with or without /v1, "
                                                      "e.g. https://<podId>-8000.proxy.runpod.net")
     p.add_argument("--model", required=True, help="the served model name (the pod's --served-model-name)")

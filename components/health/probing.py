@@ -42,7 +42,7 @@ __all__ = ["DEFAULT_REQUEST_TIMEOUT_S", "DEFAULT_TIMEOUT_S", "NotComing", "Polli
 
 DEFAULT_TIMEOUT_S = 1200.0  # a fresh host pulls a ~12 GB image and a 20 GB model before vLLM listens
 DEFAULT_REQUEST_TIMEOUT_S = tuning.HEALTH_REQUEST_TIMEOUT.default
-PROXY_LIMIT_S = 100.0  # RunPod's proxy (Cloudflare) answers 524 to anything slower
+PROXY_LIMIT_S = tuning.HEALTH_REQUEST_TIMEOUT.below or 100.0  # RunPod's proxy (Cloudflare) answers 524 beyond
 HEALTH_REQUEST_TIMEOUT_S = 10.0  # /health answers at once when the server is up; don't let one poll hang
 BODY_EXCERPT_CHARS = 300
 _PROGRESS_EVERY_S = 30.0
