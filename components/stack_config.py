@@ -11,12 +11,13 @@ from typing import Any
 
 from components.names import setting
 
-__all__ = ["DEFAULTS", "KEYS", "RUNPOD_KEY_FROM", "RUNPOD_URL_FROM", "SECRET_KEYS"]
+__all__ = ["DEFAULTS", "KEYS", "RUNPOD_KEY_FROM", "RUNPOD_KEY_MISSING", "RUNPOD_URL_FROM", "SECRET_KEYS"]
 
 # Where the stack's RunPod key and API URL come from, as messages name them (the providers read both; the
 # commands read the environment, into which users export the config value).
 RUNPOD_KEY_FROM = f"RUNPOD_API_KEY or {setting('runpodApiKey')}"
 RUNPOD_URL_FROM = f"RUNPOD_API_URL or {setting('runpodApiUrl')}"
+RUNPOD_KEY_MISSING = "set it with `pulumi config set --secret runpodApiKey ...` or export RUNPOD_API_KEY"
 
 DEFAULTS: dict[str, Any] = {
     "gpuCount": 1,

@@ -20,7 +20,7 @@ from pulumi.dynamic import ConfigureRequest, ResourceProvider
 from components import tuning
 from components.names import setting
 from components.runpod import KeySources, RunPodClient
-from components.stack_config import RUNPOD_KEY_FROM, RUNPOD_URL_FROM
+from components.stack_config import RUNPOD_KEY_FROM, RUNPOD_KEY_MISSING, RUNPOD_URL_FROM
 
 __all__ = ["STACK_SOURCES", "RunPodProvider", "env_secrets", "errors_without_secrets", "landing_grace_s"]
 
@@ -30,11 +30,10 @@ _WAYS_OUT = ("Either export the current key (RunPod console → Settings → API
              f"command again (the stack sends it whenever RunPod refuses {_KEY}), or "
              "`pulumi config set --secret runpodApiKey <current key>` and `pulumi up`, which saves it for "
              "`refresh` and `destroy` too.")
-_MISSING = "set it with `pulumi config set --secret runpodApiKey ...` or export RUNPOD_API_KEY"
 # Where the stack's providers read the key and URL from, for messages that say what to fix: the key in the
 # stack's config, the one in the environment when the config has none, and the environment's after RunPod
 # refused the config's.
-STACK_SOURCES = KeySources(key=RUNPOD_KEY_FROM, url=RUNPOD_URL_FROM, missing=_MISSING,
+STACK_SOURCES = KeySources(key=RUNPOD_KEY_FROM, url=RUNPOD_URL_FROM, missing=RUNPOD_KEY_MISSING,
                            refused=f"RunPod refused the key in {_SAVED}. {_WAYS_OUT}")
 _ENV_SOURCES = replace(STACK_SOURCES, refused=(
     f"RunPod refused the key in RUNPOD_API_KEY ({_KEY} is not set). Export the current key (RunPod console → "

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 
 from components.runpod import GpuOffer, RunPodClient, RunPodError
 from components.runpod.credentials import KeySources
-from components.stack_config import RUNPOD_KEY_FROM, RUNPOD_URL_FROM
+from components.stack_config import RUNPOD_KEY_FROM, RUNPOD_KEY_MISSING, RUNPOD_URL_FROM
 
 __all__ = ["LiveCatalog", "live_offers"]
 
-_SOURCES = KeySources(key=RUNPOD_KEY_FROM, url=RUNPOD_URL_FROM,
-                      missing="set it with `pulumi config set --secret runpodApiKey ...` or export RUNPOD_API_KEY")
+_SOURCES = KeySources(key=RUNPOD_KEY_FROM, url=RUNPOD_URL_FROM, missing=RUNPOD_KEY_MISSING)
 
 
 @dataclass(frozen=True)
