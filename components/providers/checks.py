@@ -11,8 +11,22 @@ from typing import Any
 from components.names import MAX_NAME
 from components.providers.schema import is_unknown
 
-__all__ = ["at_least", "check_args", "check_cuda", "check_env", "check_image", "check_max_cost", "check_name",
-           "check_one_of", "check_optional_text", "check_ports", "check_positive_int", "env_map", "is_whole"]
+__all__ = [
+    "at_least",
+    "check_args",
+    "check_cuda",
+    "check_env",
+    "check_ids",
+    "check_image",
+    "check_max_cost",
+    "check_name",
+    "check_one_of",
+    "check_optional_text",
+    "check_ports",
+    "check_positive_int",
+    "env_map",
+    "is_whole",
+]
 
 _CUDA = re.compile(r"^\d+\.\d+$")
 _PORT = re.compile(r"^(\d{1,5})/(http|tcp)$")
@@ -33,6 +47,19 @@ def at_least(low: int, high: int | None = None) -> Callable[[Any], str | None]:
 
 
 check_positive_int = at_least(1)
+
+
+def check_ids(what: str, example: str, *, distinct: bool = False, non_empty: bool = False,
+              refused: str | None = None) -> Callable[[Any], str | None]:
+    """A list of non-empty id strings (`what`, like `example`): `distinct`, `non_empty`, and without `refused`
+    when those are asked for."""
+    wanted = f"must list {'one or more ' if non_empty else ''}{'distinct ' if distinct else ''}{what}, e.g. {example}"
+
+    def check(v: Any) -> str | None:
+        ok = (isinstance(v, list | tuple) and all(isinstance(i, str) and i.strip() and i != refused for i in v)
+              and (not distinct or len(set(v)) == len(v)) and (not non_empty or bool(v)))
+        return None if ok else wanted
+    return check
 
 
 def check_max_cost(v: Any) -> str | None:

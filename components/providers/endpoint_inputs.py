@@ -20,6 +20,7 @@ from components.providers.checks import (
     check_args,
     check_cuda,
     check_env,
+    check_ids,
     check_image,
     check_name,
     check_one_of,
@@ -29,6 +30,7 @@ from components.providers.checks import (
     env_map,
 )
 from components.providers.schema import Schema, is_unknown, spec_field
+from components.setting_rules import BOUNDS
 
 __all__ = ["ENDPOINT_INPUTS", "ENDPOINT_TYPES", "FLASHBOOT_MODES", "VOLUME_MOUNT_PATH", "EndpointSpec"]
 
@@ -40,14 +42,8 @@ REQUEST_TIMEOUT_MS = 330_000
 _GPU_TYPES = setting("gpuTypes")
 
 
-def _check_ids(v: Any) -> str | None:
-    if not isinstance(v, list | tuple) or not all(isinstance(i, str) and i.strip() for i in v) or len(set(v)) != len(v):
-        return "must list distinct ids, e.g. [\"ADA_48_PRO\"]"
-    return None
-
-
-def _check_pools(v: Any) -> str | None:
-    return _check_ids(v) or (None if v else "must list one or more serverless pool ids, e.g. [\"ADA_48_PRO\"]")
+_POOLS = check_ids("serverless pool ids", '["ADA_48_PRO"]', distinct=True, non_empty=True)
+_EXCLUDED = check_ids("GPU type ids", '["NVIDIA L4"]', distinct=True)
 
 
 def _ids(value: Any) -> tuple[str, ...]:
@@ -60,11 +56,11 @@ class EndpointSpec:
 
     name: str = spec_field(check_name, convert=str)
     image: str = spec_field(check_image, convert=str, setting=f"{setting('image')}, imageRepository or promoteFrom")
-    pools: tuple[str, ...] = spec_field(_check_pools, convert=_ids, setting=_GPU_TYPES)
+    pools: tuple[str, ...] = spec_field(_POOLS, convert=_ids, setting=_GPU_TYPES)
     min_cuda_version: str = spec_field(check_cuda, convert=str,
                                        setting=f"the CUDA floor of the vLLM image, from {setting('vllmVersion')}")
     type: str = spec_field(check_one_of(*ENDPOINT_TYPES), convert=str, replaces=True, default="LOAD_BALANCER")
-    excluded_types: tuple[str, ...] = spec_field(_check_ids, convert=_ids, setting=_GPU_TYPES, default=())
+    excluded_types: tuple[str, ...] = spec_field(_EXCLUDED, convert=_ids, setting=_GPU_TYPES, default=())
     gpu_count: int = spec_field(check_positive_int, convert=int, setting=setting("gpuCount"), default=1)
     container_disk_gb: int = spec_field(check_positive_int, convert=int, setting=setting("containerDiskGb"),
                                         default=80)
@@ -77,8 +73,8 @@ class EndpointSpec:
                                               default=None)
     workers_min: int = spec_field(at_least(0), convert=int, setting=setting("workersMin"), default=0)
     workers_max: int = spec_field(check_positive_int, convert=int, setting=setting("workersMax"), default=2)
-    idle_timeout_s: int = spec_field(at_least(1, 3600), convert=int, setting=setting("idleTimeoutSeconds"),
-                                     default=300)
+    idle_timeout_s: int = spec_field(at_least(*BOUNDS["idleTimeoutSeconds"]), convert=int,
+                                     setting=setting("idleTimeoutSeconds"), default=300)
     request_count: int = spec_field(check_positive_int, convert=int, setting=setting("requestsPerWorker"), default=4)
     flashboot: str = spec_field(check_one_of(*FLASHBOOT_MODES), convert=str, setting=setting("flashboot"),
                                 default="FLASHBOOT")

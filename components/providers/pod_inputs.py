@@ -15,6 +15,7 @@ from components.names import provisional_name, setting
 from components.providers.checks import check_args as _check_args
 from components.providers.checks import check_cuda as _check_cuda
 from components.providers.checks import check_env as _check_env
+from components.providers.checks import check_ids, check_one_of
 from components.providers.checks import check_image as _check_image
 from components.providers.checks import check_max_cost as _check_max_cost
 from components.providers.checks import check_name as _check_name
@@ -36,20 +37,11 @@ def _check_gpu_types(v: Any) -> str | None:
     return None
 
 
-def _check_gpu_ids(v: Any) -> str | None:
-    if not isinstance(v, list | tuple) or not all(isinstance(g, str) and g.strip() and g != AUTO for g in v):
-        return 'must list RunPod GPU type ids, e.g. ["NVIDIA L40S"]'
-    return None
+_check_gpu_ids = check_ids("RunPod GPU type ids", '["NVIDIA L40S"]', refused=AUTO)
 
 
-def _check_data_centers(v: Any) -> str | None:
-    if not isinstance(v, list | tuple) or not all(isinstance(d, str) and d.strip() for d in v):
-        return 'must list RunPod data center ids, e.g. ["EU-RO-1"]'
-    return None
-
-
-def _check_cloud(v: Any) -> str | None:
-    return None if v in ("SECURE", "COMMUNITY") else "must be SECURE or COMMUNITY"
+_check_data_centers = check_ids("RunPod data center ids", '["EU-RO-1"]')
+_check_cloud = check_one_of("SECURE", "COMMUNITY")
 
 
 def _check_mount_path(v: Any) -> str | None:

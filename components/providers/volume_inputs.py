@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.names import setting
-from components.providers.checks import check_cuda, check_max_cost, check_positive_int
+from components.providers.checks import check_cuda, check_ids, check_max_cost, check_positive_int
 from components.providers.schema import Schema, is_unknown, spec_field
 from components.runpod import VolumeInfo
 from components.runpod.volumes import VOLUME_TYPES
-from components.setting_rules import DATA_CENTER_ID
+from components.setting_rules import BOUNDS, DATA_CENTER_ID
 
 __all__ = ["PLACEMENT_KEYS", "PRODUCTS", "VOLUME_INPUTS", "VolumeSpec", "monthly_price",
            "volume_changes", "volume_outputs"]
 
 PRODUCTS = ("POD", "SERVERLESS")
-MIN_GB, MAX_GB = 10, 4096  # RunPod's limits; beyond 4 TB "contact support"
+MIN_GB, MAX_GB = BOUNDS["modelCacheGb"]  # RunPod's limits; beyond 4 TB "contact support"
 # RunPod's price list for STANDARD volumes: $0.07 per GB and month for the first TB, $0.05 beyond. The API
 # exposes no volume price at all, and HIGH_PERFORMANCE "varies by data center" (../shared/research/runpod-scale.md).
 STANDARD_USD_PER_GB_MONTH, STANDARD_BEYOND_TB_USD, TB_GB = 0.07, 0.05, 1000
@@ -48,9 +48,7 @@ def _check_data_center(v: Any) -> str | None:
         "must be a RunPod data center id in upper case, e.g. EU-RO-1"
 
 
-def _check_gpu_ids(v: Any) -> str | None:
-    ok = isinstance(v, list | tuple) and all(isinstance(g, str) and g.strip() for g in v)
-    return None if ok else 'must list RunPod GPU type ids (and maybe "auto" last)'
+_GPU_IDS = check_ids("RunPod GPU type ids (and maybe auto last)", '["NVIDIA L40S", "auto"]')
 
 
 def _check_products(v: Any) -> str | None:
@@ -69,8 +67,8 @@ class VolumeSpec:
     data_center_id: str | None = spec_field(_check_data_center, convert=str, default=None,
                                             setting=setting("modelCacheDataCenter"))
     # Where the data center may be chosen: what the volume's users need there (read only at create).
-    gpu_type_ids: tuple[str, ...] = spec_field(_check_gpu_ids, convert=tuple, default=(), setting=setting("gpuTypes"))
-    auto_gpu_type_ids: tuple[str, ...] = spec_field(_check_gpu_ids, convert=tuple, default=())
+    gpu_type_ids: tuple[str, ...] = spec_field(_GPU_IDS, convert=tuple, default=(), setting=setting("gpuTypes"))
+    auto_gpu_type_ids: tuple[str, ...] = spec_field(_GPU_IDS, convert=tuple, default=())
     gpu_count: int = spec_field(check_positive_int, convert=int, default=1, setting=setting("gpuCount"))
     min_cuda_version: str | None = spec_field(check_cuda, convert=str, default=None)
     max_cost_per_hour: float | None = spec_field(check_max_cost, convert=float, default=None,
