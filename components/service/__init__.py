@@ -11,20 +11,6 @@ from components.service.pod import OWN_VOLUME_MOUNT_PATH, PodDeployment
 from components.service.promotion import PromotionError, promoted_image_ref, qualified_stack_name
 from components.service.stack import AutoGLMService
 
-__all__ = [
-           "OWN_VOLUME_MOUNT_PATH",
-           "PUBLIC_ENDPOINT_WARNING",
-           "READY_IMAGE_WARNING",
-           "SERVED_PORT",
-           "AutoGLMService",
-           "EndpointDeployment",
-           "ImageChoice",
-           "PodDeployment",
-           "PromotionError",
-           "choose_image",
-           "private_image_warning",
-           "promoted_image_ref",
-           "qualified_stack_name",
-           "serverless_plan",
-           "vllm_api_key",
-]
+__all__ = ["OWN_VOLUME_MOUNT_PATH", "PUBLIC_ENDPOINT_WARNING", "READY_IMAGE_WARNING", "SERVED_PORT", "AutoGLMService",
+           "EndpointDeployment", "ImageChoice", "PodDeployment", "PromotionError", "choose_image",
+           "private_image_warning", "promoted_image_ref", "qualified_stack_name", "serverless_plan", "vllm_api_key"]

@@ -35,7 +35,7 @@ def serverless_plan(s: Settings, secrets: Secrets) -> PoolPlan:
                           api_key=secrets.runpod_api_key, api_url=secrets.runpod_api_url)
     if catalog.offers is None:
         fix = (f"Set {PROJECT}:runpodApiKey (or export RUNPOD_API_KEY) and retry" if not secrets.runpod_api_key
-               else "Retry once RunPod answers")
+               else "Retry once RunPod answers (and accepts the key)")
         raise SettingsError("deployment", s.deployment, f"serverless workers run on RunPod's serverless pools, which "
                             f"the stack reads from RunPod's live catalog, and it could not be read ({catalog.error}). "
                             f"{fix}; nothing was created.")
